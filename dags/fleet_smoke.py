@@ -1,0 +1,31 @@
+"""Smoke test of a fleet: one task that reports which worker ran it.
+
+Triggered by the test suite (and handy after any change to a fleet): the task
+returns the worker's hostname as its XCom, so a caller can prove the run went
+through Celery to a worker host, not just that a DAG exists.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pendulum
+from airflow.sdk import dag, task
+
+
+@dag(
+    dag_id="fleet_smoke",
+    schedule=None,
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["fleet", "test"],
+)
+def fleet_smoke():
+    @task
+    def report_worker() -> str:
+        return socket.gethostname()
+
+    report_worker()
+
+
+fleet_smoke()
