@@ -2,12 +2,14 @@
 
 Triggered by the test suite (and handy after any change to a fleet): the task
 returns the worker's hostname as its XCom, so a caller can prove the run went
-through Celery to a worker host, not just that a DAG exists.
+through Celery to a worker host, not just that a DAG exists. Trigger it with
+conf {"sleep_seconds": N} to keep a task running, e.g. across a worker restart.
 """
 
 from __future__ import annotations
 
 import socket
+import time
 
 import pendulum
 from airflow.sdk import dag, task
@@ -22,7 +24,9 @@ from airflow.sdk import dag, task
 )
 def fleet_smoke():
     @task
-    def report_worker() -> str:
+    def report_worker(**context) -> str:
+        conf = context["dag_run"].conf or {}
+        time.sleep(int(conf.get("sleep_seconds", 0)))
         return socket.gethostname()
 
     report_worker()

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: tools, images, lint, unit tests,
+# then every molecule scenario on real systemd hosts.
+#   scripts/test.sh                 # everything
+#   scripts/test.sh default cluster # only these scenarios (after lint and unit tests)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scenarios=("$@")
+[ "${#scenarios[@]}" -gt 0 ] || scenarios=(services default cluster)
+
+step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+step "bootstrap"
+scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH"
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1 MOLECULE_NO_COLOR=1
+
+step "images"
+images/build.sh
+
+step "lint"
+yamllint --strict .
+ansible-lint --offline
+python tests/check_roles.py
+
+step "unit tests"
+python -m pytest -q tests/unit
+
+passed=0
+failed=0
+failed_names=()
+scripts/cleanup.sh
+for scenario in "${scenarios[@]}"; do
+  step "molecule scenario: $scenario"
+  start=$SECONDS
+  if molecule test --scenario-name "$scenario"; then
+    passed=$((passed + 1))
+    echo "scenario $scenario passed in $((SECONDS - start))s"
+  else
+    failed=$((failed + 1))
+    failed_names+=("$scenario")
+    echo "scenario $scenario FAILED after $((SECONDS - start))s"
+    molecule destroy --scenario-name "$scenario" >/dev/null 2>&1 || true
+  fi
+done
+scripts/cleanup.sh
+
+[ "$failed" -eq 0 ] || echo "failed scenarios: ${failed_names[*]}"
+echo "scenarios: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

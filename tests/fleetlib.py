@@ -1,0 +1,92 @@
+"""Helpers the molecule verifiers share: reach a running test fleet the way a
+user would (REST API, Flower, ansible-playbook) and read its generated secrets.
+
+Everything here talks to real services on the scenario's containers; nothing
+is mocked. Container addresses come from the Docker engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from fleetapi import Api  # noqa: F401  (re-exported for the verifiers)
+
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[1]))
+EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
+INVENTORY = EPHEMERAL / "inventory"
+SECRETS = EPHEMERAL / "secrets"
+
+
+def secret(name: str) -> str:
+    """A secret the playbook generated on the controller."""
+    return (SECRETS / name).read_text().strip()
+
+
+def container_ip(name: str) -> str:
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert out, f"container {name} has no address"
+    return out[0]
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    output: str
+
+    def recap(self) -> dict[str, dict[str, int]]:
+        """PLAY RECAP counters per host (summed over the whole run)."""
+        totals: dict[str, dict[str, int]] = {}
+        for host, counters in re.findall(r"^(\S+)\s+:\s+(ok=\d+.*)$", self.output, re.MULTILINE):
+            for key, value in re.findall(r"(\w+)=(\d+)", counters):
+                totals.setdefault(host, {}).setdefault(key, 0)
+                totals[host][key] += int(value)
+        return totals
+
+    def changed(self) -> int:
+        return sum(c.get("changed", 0) for c in self.recap().values())
+
+    def changed_tasks(self) -> list[str]:
+        """Names of tasks that reported a change (for readable assertion messages)."""
+        names, current = [], None
+        for line in self.output.splitlines():
+            m = re.match(r"^TASK \[(.*)\]", line)
+            if m:
+                current = m.group(1)
+            elif line.startswith("changed:") and current:
+                names.append(current)
+        return names
+
+
+def run_playbook(
+    playbook: str, *args: str, extra_vars: dict | None = None, timeout: int = 1500, inventory: Path | None = None
+) -> PlaybookRun:
+    """ansible-playbook against the scenario's inventory (or another), as a user runs it."""
+    cmd = ["ansible-playbook", "-i", str(inventory or INVENTORY), str(PROJECT / "playbooks" / playbook), *args]
+    if extra_vars is not None:
+        cmd += ["-e", json.dumps(extra_vars)]
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
+        ANSIBLE_ROLES_PATH=str(PROJECT / "roles"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=PROJECT)
+    return PlaybookRun(proc.returncode, proc.stdout + proc.stderr)
+
+
+def flower_workers(base_url: str, auth: tuple[str, str] | None) -> requests.Response:
+    return requests.get(f"{base_url.rstrip('/')}/api/workers", auth=auth, params={"refresh": "1"}, timeout=30)
