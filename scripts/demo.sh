@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# A local demo fleet: four systemd containers (a DB/broker host, a control host,
-# two workers) on one Docker network, with Airflow deployed by site.yml and the
-# smoke DAG run once through Celery.
+# A local demo fleet: four systemd containers (a DB/broker host that also runs
+# the moto stand-in for AWS, a control host, two workers) on one Docker network,
+# with Airflow deployed by site.yml, the smoke DAG run once through Celery and
+# the main job (S3 CSV -> JSON -> DynamoDB, as another account) run on the
+# embedded scripts/demo/orders.csv.
 #   scripts/demo.sh          # bring up (or converge again) and deploy
 #   scripts/demo.sh down     # remove the containers and the network
 set -euo pipefail
@@ -48,11 +50,14 @@ for spec in "${hosts[@]}"; do
   done
 done
 
+ansible-playbook -i inventories/local tests/playbooks/aws_standin.yml
 ansible-playbook -i inventories/local playbooks/site.yml
 
 ip() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
 control="$(ip demo-control)"
 python3 scripts/smoke.py "http://$control:8080" "$HOME/.airflow-fleet/demo/admin_password"
+python3 scripts/pipeline_demo.py "http://$control:8080" "$HOME/.airflow-fleet/demo/admin_password" \
+  "http://$(ip demo-data):5000"
 
 cat <<EOT
 

@@ -1,0 +1,116 @@
+"""DAG rollouts across the fleet: a broken release is refused with file and
+line while every host keeps serving the current one; a new release (from
+git) is switched on all hosts at once and offered by the API right away; an
+unchanged rollout changes nothing; a rollback retires what the release added."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+import testinfra
+
+import fleetlib
+
+DAG_HOSTS = ["af-ctl1", "af-ctl2", "af-wk1", "af-wk2"]
+DAGS = fleetlib.PROJECT / "dags"
+
+
+def current_releases() -> dict[str, str]:
+    out = {}
+    for name in DAG_HOSTS:
+        host = testinfra.get_host(f"ansible://{name}", ansible_inventory=str(fleetlib.INVENTORY))
+        out[name] = host.check_output("readlink /srv/airflow/dags/current")
+    return out
+
+
+@pytest.fixture(scope="module")
+def api():
+    return fleetlib.Api(f"http://{fleetlib.container_ip('af-ctl1')}:8080", fleetlib.secret("admin_password"))
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    releases = current_releases()
+    assert len(set(releases.values())) == 1, releases
+    return releases
+
+
+def copy_dags(tmp_path):
+    source = tmp_path / "dags"
+    shutil.copytree(DAGS, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return source
+
+
+def visible_seconds(output: str) -> float:
+    match = re.search(r"DAGs offered by the REST API ([0-9.]+)s after the switch", output)
+    assert match, output[-3000:]
+    return float(match.group(1))
+
+
+def test_a_broken_release_is_refused_and_nothing_switches(tmp_path, api, baseline):
+    source = copy_dags(tmp_path)
+    (source / "fleet_broken.py").write_text("from airflow.sdk import dag\n\ndef broken(:\n    pass\n")
+    run = fleetlib.run_playbook("dags.yml", extra_vars={"airflow_dags_source": str(source)}, timeout=600)
+    assert run.rc != 0
+    assert "fleet_broken.py:3" in run.output, run.output[-3000:]
+    assert "no host switched" in run.output
+    assert current_releases() == baseline
+    # and the running release still works
+    api.wait_dag("fleet_smoke")
+    run_id = api.trigger("fleet_smoke")
+    assert api.wait_run("fleet_smoke", run_id) == "success"
+
+
+def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, baseline):
+    repo = tmp_path / "repo"
+    source = copy_dags(tmp_path)
+    shutil.copytree(source, repo)
+    dag_id = f"fleet_probe_{uuid.uuid4().hex[:8]}"
+    (repo / "fleet_probe.py").write_text(
+        "import pendulum\nfrom airflow.sdk import dag, task\n\n\n"
+        f"@dag(dag_id='{dag_id}', schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz='UTC'))\n"
+        "def probe():\n    @task\n    def hello():\n        return 'hello'\n\n    hello()\n\n\nprobe()\n"
+    )
+    git = ["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "probe release"], check=True)
+
+    extra = {"airflow_dags_git_url": f"file://{repo}", "airflow_dags_git_version": "main",
+             "airflow_dags_git_cache": str(tmp_path / "clone")}
+    run = fleetlib.run_playbook("dags.yml", extra_vars=extra, timeout=600)
+    assert run.rc == 0, run.output[-3000:]
+    seconds = visible_seconds(run.output)
+    print(f"release visible {seconds}s after the switch")
+    releases = current_releases()
+    assert len(set(releases.values())) == 1, releases
+    assert releases != baseline
+    assert api.get(f"/api/v2/dags/{dag_id}")["is_stale"] is False
+    api.wait_dag(dag_id)
+    run_id = api.trigger(dag_id)
+    assert api.wait_run(dag_id, run_id) == "success"
+
+    again = fleetlib.run_playbook("dags.yml", extra_vars=extra, timeout=600)
+    assert again.rc == 0, again.output[-3000:]
+    assert again.changed() == 0, again.changed_tasks()
+
+    rollback = fleetlib.run_playbook("dags.yml", extra_vars={"airflow_dags_rollback_to": "previous"}, timeout=600)
+    assert rollback.rc == 0, rollback.output[-3000:]
+    assert current_releases() == baseline
+    deadline = time.monotonic() + 60
+    while api.session.get(f"{api.base}/api/v2/dags", params={"dag_id_pattern": dag_id}, timeout=30).json()["total_entries"]:
+        assert time.monotonic() < deadline, f"{dag_id} still offered after the rollback"
+        time.sleep(1)
+
+
+def test_rolling_out_the_repository_again_changes_nothing(baseline):
+    run = fleetlib.run_playbook("dags.yml", timeout=600)
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed() == 0, run.changed_tasks()
+    assert current_releases() == baseline
