@@ -11,11 +11,12 @@ sudo_cmd=()
 need_pkgs=()
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
-command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3 python3-venv)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs+=(python3 python3-venv)
+command -v git >/dev/null 2>&1 || need_pkgs+=(git)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "bootstrap: installing ${need_pkgs[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
 # Use a reachable Docker engine; start one when there is none (these machines

@@ -40,8 +40,11 @@ class Api:
         resp.raise_for_status()
         return time.monotonic() - start
 
-    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> str:
+    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None,
+                run_id: str | None = None) -> str:
         body = {"logical_date": logical_date, "conf": conf or {}}
+        if run_id:
+            body["dag_run_id"] = run_id
         resp = self.session.post(f"{self.base}/api/v2/dags/{dag_id}/dagRuns", json=body, timeout=30)
         assert resp.status_code in (200, 201), f"trigger failed: {resp.status_code} {resp.text[:300]}"
         return resp.json()["dag_run_id"]

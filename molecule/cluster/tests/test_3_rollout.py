@@ -48,7 +48,7 @@ def copy_dags(tmp_path):
 
 
 def visible_seconds(output: str) -> float:
-    match = re.search(r"DAGs offered by the REST API ([0-9.]+)s after the switch", output)
+    match = re.search(r"DAGs\s+offered\s+by\s+the\s+REST\s+API\s+([0-9.]+)s\s+after\s+the\s+switch", output)
     assert match, output[-3000:]
     return float(match.group(1))
 
@@ -72,10 +72,12 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
     source = copy_dags(tmp_path)
     shutil.copytree(source, repo)
     dag_id = f"fleet_probe_{uuid.uuid4().hex[:8]}"
+    # The new DAG imports a package only its release's requirements.txt brings.
+    (repo / "requirements.txt").write_text("pyfiglet==1.0.4\n")
     (repo / "fleet_probe.py").write_text(
-        "import pendulum\nfrom airflow.sdk import dag, task\n\n\n"
+        "import pendulum\nimport pyfiglet\nfrom airflow.sdk import dag, task\n\n\n"
         f"@dag(dag_id='{dag_id}', schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz='UTC'))\n"
-        "def probe():\n    @task\n    def hello():\n        return 'hello'\n\n    hello()\n\n\nprobe()\n"
+        "def probe():\n    @task\n    def hello():\n        return pyfiglet.__version__\n\n    hello()\n\n\nprobe()\n"
     )
     git = ["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
@@ -95,6 +97,7 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
     api.wait_dag(dag_id)
     run_id = api.trigger(dag_id)
     assert api.wait_run(dag_id, run_id) == "success"
+    assert api.xcom(dag_id, run_id, "hello") == "1.0.4"
 
     again = fleetlib.run_playbook("dags.yml", extra_vars=extra, timeout=600)
     assert again.rc == 0, again.output[-3000:]
