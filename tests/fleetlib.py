@@ -7,6 +7,7 @@ is mocked. Container addresses come from the Docker engine.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -23,11 +24,26 @@ PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resol
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
 INVENTORY = EPHEMERAL / "inventory"
 SECRETS = EPHEMERAL / "secrets"
+# Secrets the playbooks generate on the controller (files in SECRETS), besides the fernet key's seed.
+GENERATED_SECRETS = ["admin_password", "api_secret_key", "db_password", "flower_password", "jwt_secret", "redis_password"]
 
 
 def secret(name: str) -> str:
     """A secret the playbook generated on the controller."""
     return (SECRETS / name).read_text().strip()
+
+
+def fleet_secrets() -> dict[str, str]:
+    """Every generated fleet secret by name, as the hosts hold it (the fernet key is the
+    base64 of its seed file)."""
+    values = {name: secret(name) for name in GENERATED_SECRETS}
+    values["fernet_key"] = base64.b64encode(secret("fernet_key_seed").encode()).decode()
+    return values
+
+
+def leaked_secrets(text: str) -> list[str]:
+    """Names of the fleet secrets whose value appears in text."""
+    return [name for name, value in fleet_secrets().items() if value in text]
 
 
 def container_ip(name: str) -> str:
@@ -73,18 +89,29 @@ class PlaybookRun:
 def run_playbook(
     playbook: str, *args: str, extra_vars: dict | None = None, timeout: int = 1500, inventory: Path | None = None
 ) -> PlaybookRun:
-    """ansible-playbook against the scenario's inventory (or another), as a user runs it."""
-    cmd = ["ansible-playbook", "-i", str(inventory or INVENTORY), str(PROJECT / "playbooks" / playbook), *args]
+    """ansible-playbook against the scenario's inventory (or another), as a user runs it.
+
+    Scenarios that set FLEET_RUN_INSTALLED run the installed collection's playbook by its FQCN
+    from an unrelated directory, with Ansible's defaults (no ansible.cfg, no roles path): the
+    way a user who installed the tarball runs it. The others run the checkout's playbook with
+    the checkout's ansible.cfg.
+    """
+    env = dict(os.environ)
+    env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    if os.environ.get("FLEET_RUN_INSTALLED"):
+        target = f"fleetworks.airflow.{Path(playbook).stem}"
+        for name in ("ANSIBLE_CONFIG", "ANSIBLE_ROLES_PATH", "ANSIBLE_FORCE_HANDLERS", "ANSIBLE_CALLBACK_RESULT_FORMAT"):
+            env.pop(name, None)
+        cwd = EPHEMERAL / "user-cwd"
+        cwd.mkdir(exist_ok=True)
+    else:
+        target = str(PROJECT / "playbooks" / playbook)
+        env.update(ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(PROJECT / "roles"))
+        cwd = PROJECT
+    cmd = ["ansible-playbook", "-i", str(inventory or INVENTORY), target, *args]
     if extra_vars is not None:
         cmd += ["-e", json.dumps(extra_vars)]
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
-        ANSIBLE_ROLES_PATH=str(PROJECT / "roles"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-    )
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=PROJECT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
     return PlaybookRun(proc.returncode, proc.stdout + proc.stderr)
 
 

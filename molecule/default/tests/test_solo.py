@@ -1,10 +1,13 @@
-"""One host running everything: the whole stack works, is locked down, keeps its
+"""One host running everything, deployed the way real fleets are (the collection
+installed from its tarball, over SSH as a sudo user, Ansible's defaults): the
+whole stack works, gives tasks Airflow's toolchain, is locked down, keeps its
 secrets to itself, stops workers warmly and refuses bad input before touching
 anything."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -13,7 +16,9 @@ import requests
 import fleetlib
 
 HOST = "af-solo"
-testinfra_hosts = [f"ansible://{HOST}?ansible_inventory={fleetlib.INVENTORY}"]
+# The checks read the host as root through the container engine; the playbooks
+# reach it over SSH as admin (the scenario's inventory).
+testinfra_hosts = [f"docker://{HOST}"]
 
 UNITS = [
     "postgresql",
@@ -26,7 +31,6 @@ UNITS = [
     "airflow-flower",
 ]
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
-SECRET_FILES = ["admin_password", "api_secret_key", "db_password", "flower_password", "jwt_secret", "redis_password"]
 
 
 @pytest.fixture(scope="module")
@@ -108,13 +112,48 @@ def test_worker_restart_lets_a_running_task_finish(host, api):
     assert host.service("airflow-worker").is_running
 
 
+def test_the_playbooks_reached_the_host_over_ssh_as_a_sudo_user(host):
+    """Every change was made through sudo by admin, with the collection's own playbooks."""
+    sudo = host.run("journalctl --no-pager -o cat _COMM=sudo").stdout
+    assert re.search(r"admin : .*USER=root ; COMMAND=/bin/sh -c '?echo BECOME-SUCCESS-", sudo), sudo[-2000:]
+    # No pipelining: modules were copied to admin's temporary directory, then run as root.
+    assert "/home/admin/.ansible/tmp/" in sudo
+    # The postgres user's steps needed setfacl, which the host lacked before the run.
+    assert re.search(r"admin : .*USER=postgres ; COMMAND=/bin/sh -c '?echo BECOME-SUCCESS-", sudo)
+
+
+def test_tasks_get_the_toolchain_of_airflows_images(host, api):
+    """@task.virtualenv (with requirements, from the index with the proxy CA and the
+    Airflow lock), @task.external_python and a BashOperator finding python, pip and
+    airflow by name all run on the worker."""
+    lock = (fleetlib.PROJECT / "roles/airflow/files/constraints-3.3.2.txt").read_text()
+    locked_celery = re.search(r"^celery==(\S+)", lock, re.MULTILINE).group(1)
+    active_venv = host.check_output("readlink -f /opt/airflow/venv")
+    api.wait_dag("fleet_toolchain")
+    run_id = api.trigger("fleet_toolchain")
+    state = api.wait_run("fleet_toolchain", run_id, timeout=420)
+    tis = {ti["task_id"]: ti for ti in api.task_instances("fleet_toolchain", run_id)}
+    assert state == "success", {t: ti["state"] for t, ti in tis.items()}
+    assert {ti["hostname"] for ti in tis.values()} == {HOST}
+
+    venv = api.xcom("fleet_toolchain", run_id, "in_a_virtualenv")
+    assert venv["host"] == HOST
+    assert venv["celery"] == locked_celery, "the task's virtualenv ignored the Airflow lock"
+    assert venv["prefix"].startswith("/tmp/venv"), venv
+    external = api.xcom("fleet_toolchain", run_id, "in_an_external_python")
+    assert external["executable"] == "/usr/bin/python3"
+    python, pip, airflow, version = api.xcom("fleet_toolchain", run_id, "python_and_airflow_on_path").split()
+    assert (python, pip, airflow) == (f"{active_venv}/bin/python", f"{active_venv}/bin/pip", f"{active_venv}/bin/airflow")
+    assert version == "3.3.2"
+
+
 def test_secret_files_are_private(host):
     for component in ["api_server", "scheduler", "dag_processor", "triggerer", "worker", "flower"]:
         env = host.file(f"/etc/airflow/env/{component}.env")
         assert (env.user, env.group, env.mode) == ("root", "airflow", 0o640)
     cfg = host.file("/etc/airflow/airflow.cfg").content_string
-    for name in SECRET_FILES:
-        assert fleetlib.secret(name) not in cfg
+    assert "executor = CeleryExecutor" in cfg
+    assert fleetlib.leaked_secrets(cfg) == []
 
 
 def test_workers_hold_no_database_credentials(host):
@@ -126,19 +165,29 @@ def test_workers_hold_no_database_credentials(host):
 
 
 def test_no_secret_on_any_command_line_or_in_the_journal(host):
+    """The journal holds sudo's line for every command Ansible ran as root or postgres."""
     cmdlines = host.run("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
     journal = host.run("journalctl --no-pager -o cat").stdout
     assert "airflow-worker" in journal or "celery" in cmdlines  # the sources really hold something
-    for name in SECRET_FILES:
-        value = fleetlib.secret(name)
-        assert value not in cmdlines, f"{name} appears on a process command line"
-        assert value not in journal, f"{name} appears in the journal"
+    assert "BECOME-SUCCESS" in journal  # sudo's command lines are among them
+    assert fleetlib.leaked_secrets(cmdlines) == [], "a secret appears on a process command line"
+    assert fleetlib.leaked_secrets(journal) == [], "a secret appears in the journal"
 
 
 def test_check_mode_on_the_converged_host_changes_nothing():
-    run = fleetlib.run_playbook("site.yml", "--check", "--diff")
+    """--check --diff changes nothing, and even at -vvv its output holds no secret."""
+    run = fleetlib.run_playbook("site.yml", "--check", "--diff", "-vvv")
     assert run.rc == 0, run.output[-3000:]
     assert run.changed() == 0, run.changed_tasks()
+    assert "<127.0.0.1> SSH: EXEC" in run.output  # really -vvv, really over SSH
+    assert fleetlib.leaked_secrets(run.output) == []
+
+
+def unit_starts(host) -> str:
+    """When each unit last started, and the checksums of what the fleet renders: any restart or rewrite shows."""
+    starts = host.check_output("systemctl show --property=Id,ActiveEnterTimestampMonotonic " + " ".join(UNITS))
+    files = host.check_output("sha256sum /etc/airflow/airflow.cfg /etc/airflow/env/*.env /etc/systemd/system/airflow-*.service")
+    return starts + files
 
 
 @pytest.mark.parametrize(
@@ -153,11 +202,15 @@ def test_check_mode_on_the_converged_host_changes_nothing():
     ],
     ids=["airflow-2", "sqlite", "missing-fernet-key", "missing-redis-password", "no-queues", "unreachable-api"],
 )
-def test_bad_input_is_refused_before_anything_changes(extra_vars, expected):
-    run = fleetlib.run_playbook("site.yml", extra_vars=extra_vars, timeout=300)
+def test_bad_input_is_refused_before_anything_changes(host, extra_vars, expected):
+    before = unit_starts(host)
+    # -vvv: a refused run prints its failing items and results in full; none may hold a secret.
+    run = fleetlib.run_playbook("site.yml", "-vvv", extra_vars=extra_vars, timeout=300)
     assert run.rc != 0
     assert expected in run.output, run.output[-2000:]
     assert run.changed() == 0, run.changed_tasks()
+    assert unit_starts(host) == before, "a refused run restarted a unit or rewrote a file"
+    assert fleetlib.leaked_secrets(run.output) == []
 
 
 def test_workers_without_an_api_server_are_refused(tmp_path):
@@ -179,17 +232,22 @@ def test_workers_without_an_api_server_are_refused(tmp_path):
 def test_a_crashing_component_fails_the_run_with_its_logs(host, api):
     """A green run means a working fleet: a triggerer that cannot log in to the
     DB fails site.yml, naming host and component and showing its log lines;
-    a correct run afterwards repairs it."""
+    a correct run afterwards repairs it. Both runs are at -vvv (one failing, one
+    that renders and restarts): neither prints a secret."""
     broken_url = "postgresql+psycopg2://airflow:wrong-password@af-solo:5432/airflow"
     run = fleetlib.run_playbook(
         "site.yml",
+        "-vvv",
         extra_vars={"airflow_triggerer_environment": {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": broken_url}},
     )
     assert run.rc != 0
     assert f"airflow-triggerer on {HOST} is not healthy" in run.output, run.output[-3000:]
     assert "password authentication failed" in run.output
+    assert fleetlib.leaked_secrets(run.output) == []
 
-    repaired = fleetlib.run_playbook("site.yml")
+    repaired = fleetlib.run_playbook("site.yml", "-vvv")
     assert repaired.rc == 0, repaired.output[-3000:]
+    assert repaired.changed() > 0  # it really rendered and restarted something
+    assert fleetlib.leaked_secrets(repaired.output) == []
     assert host.service("airflow-triggerer").is_running
     assert api.get("/api/v2/monitor/health")["triggerer"]["status"] == "healthy"
