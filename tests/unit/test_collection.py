@@ -37,7 +37,7 @@ def test_tarball_holds_the_product(tarball_names):
 
 def test_tarball_leaves_dev_content_out(tarball_names):
     for dev in ["molecule", "tests", ".ci", "scripts", "images", ".config", "requirements-dev.txt", "Makefile",
-                ".pytest_cache", ".venv", ".git"]:
+                ".pytest_cache", ".venv", ".git", "ansible.cfg"]:
         assert dev not in tarball_names, dev
     assert not any(name.startswith("inventories/local") for name in tarball_names)
     assert not any("__pycache__" in name for name in tarball_names)
@@ -67,3 +67,14 @@ def test_constraints_pin_every_package():
 def test_default_airflow_version_has_a_lock():
     defaults = yaml.safe_load((ROOT / "roles/airflow/defaults/main.yml").read_text())
     assert (ROOT / f"roles/airflow/files/constraints-{defaults['airflow_version']}.txt").is_file()
+
+
+def test_default_airflow_version_has_a_config_schema():
+    defaults = yaml.safe_load((ROOT / "roles/airflow/defaults/main.yml").read_text())
+    import json
+
+    schema = json.loads((ROOT / f"roles/airflow/files/config-{defaults['airflow_version']}.json").read_text())
+    assert schema["version"] == defaults["airflow_version"]
+    # core and every provider of the default extras are in it
+    for section in ["core", "scheduler", "api", "celery", "fab", "aws", "standard"]:
+        assert schema["sections"][section], section

@@ -199,8 +199,15 @@ def unit_starts(host) -> str:
         ({"airflow_redis_password": ""}, "airflow_redis_password is empty"),
         ({"airflow_worker_queues": []}, "airflow_worker_queues must be a non-empty list"),
         ({"airflow_api_base_url": f"http://{HOST}:9"}, f"Worker {HOST} cannot reach the API server"),
+        ({"airflow_config_overrides": {"schedulr": {"parsing_processes": 2}}},
+         'Airflow 3.3.2 has no section [schedulr] (did you mean "scheduler"?)'),
+        ({"airflow_config_overrides": {"scheduler": {"task_instance_heartbeat_timout": 60}}},
+         'no key task_instance_heartbeat_timout in [scheduler] (did you mean "task_instance_heartbeat_timeout"?)'),
+        ({"airflow_config_overrides": {"core": {"parallelism": 8}}}, "core.parallelism is set by the collection: use airflow_parallelism"),
+        ({"airflow_worker_concurrency": -3}, f"airflow_worker_concurrency on {HOST} must be a whole number"),
     ],
-    ids=["airflow-2", "sqlite", "missing-fernet-key", "missing-redis-password", "no-queues", "unreachable-api"],
+    ids=["airflow-2", "sqlite", "missing-fernet-key", "missing-redis-password", "no-queues", "unreachable-api",
+         "config-section-typo", "config-key-typo", "config-managed-key", "negative-concurrency"],
 )
 def test_bad_input_is_refused_before_anything_changes(host, extra_vars, expected):
     before = unit_starts(host)
