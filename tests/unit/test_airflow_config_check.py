@@ -47,6 +47,11 @@ def test_a_renamed_key_names_its_new_name():
     assert "renamed to dag_processor.refresh_interval" in msg
 
 
+def test_a_renamed_key_the_collection_sets_names_the_variable():
+    [msg] = problems({"webserver": {"base_url": "http://x"}}, SCHEMA, {"api.base_url": "airflow_api_base_url"})
+    assert "webserver.base_url is api.base_url in Airflow 3" in msg and "use airflow_api_base_url" in msg
+
+
 def test_a_managed_key_names_the_variable():
     [msg] = problems({"core": {"parallelism": "8"}}, SCHEMA, MANAGED)
     assert "use airflow_parallelism" in msg

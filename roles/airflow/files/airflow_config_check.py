@@ -46,6 +46,11 @@ def airflow_config_problems(overrides: dict, schema: dict, managed: dict | None 
             name = f"{section}.{key}"
             if name in managed:
                 problems.append(f"airflow_config_overrides.{name} is set by the collection: use {managed[name]}")
+            elif name in renamed and renamed[name] in managed:
+                problems.append(
+                    f"airflow_config_overrides.{name} is {renamed[name]} in Airflow 3, which the collection sets: "
+                    f"use {managed[renamed[name]]}"
+                )
             elif name in renamed:
                 problems.append(f"airflow_config_overrides.{name} was renamed to {renamed[name]} in Airflow: use that")
             elif known is None:
