@@ -30,6 +30,7 @@ python -m pytest -q tests/unit
 passed=0
 failed=0
 failed_names=()
+timings=()
 scripts/cleanup.sh
 for scenario in "${scenarios[@]}"; do
   step "molecule scenario: $scenario"
@@ -37,15 +38,20 @@ for scenario in "${scenarios[@]}"; do
   if molecule test --scenario-name "$scenario"; then
     passed=$((passed + 1))
     echo "scenario $scenario passed in $((SECONDS - start))s"
+    timings+=("$(printf '%-10s %6ss  passed' "$scenario" "$((SECONDS - start))")")
   else
     failed=$((failed + 1))
     failed_names+=("$scenario")
     echo "scenario $scenario FAILED after $((SECONDS - start))s"
+    timings+=("$(printf '%-10s %6ss  FAILED' "$scenario" "$((SECONDS - start))")")
     molecule destroy --scenario-name "$scenario" >/dev/null 2>&1 || true
   fi
 done
 scripts/cleanup.sh
 
+step "time per scenario"
+printf '%s\n' "${timings[@]}"
+echo "whole test command: ${SECONDS}s"
 [ "$failed" -eq 0 ] || echo "failed scenarios: ${failed_names[*]}"
 echo "scenarios: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
