@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 
 import pytest
@@ -183,6 +184,10 @@ def test_check_mode_on_the_converged_host_changes_nothing():
     assert fleetlib.leaked_secrets(run.output) == []
 
 
+# What a fleet run writes on the host; a refused run must leave all of it untouched.
+WRITTEN_PATHS = "/etc/airflow /etc/systemd/system /opt/airflow /srv/airflow /etc/postgresql /etc/redis /etc/sudoers.d"
+
+
 def unit_starts(host) -> str:
     """When each unit last started, and the checksums of what the fleet renders: any restart or rewrite shows."""
     starts = host.check_output("systemctl show --property=Id,ActiveEnterTimestampMonotonic " + " ".join(UNITS))
@@ -190,50 +195,131 @@ def unit_starts(host) -> str:
     return starts + files
 
 
-@pytest.mark.parametrize(
-    ("extra_vars", "expected"),
-    [
-        ({"airflow_version": "2.10.5"}, "airflow_version=2.10.5"),
-        ({"airflow_db_url": "sqlite:////var/lib/airflow/airflow.db"}, "SQLite cannot serve several"),
-        ({"airflow_generate_secrets": False, "airflow_fernet_key": ""}, "airflow_fernet_key is empty"),
-        ({"airflow_redis_password": ""}, "airflow_redis_password is empty"),
-        ({"airflow_worker_queues": []}, "airflow_worker_queues must be a non-empty list"),
-        ({"airflow_api_base_url": f"http://{HOST}:9"}, f"Worker {HOST} cannot reach the API server"),
-        ({"airflow_config_overrides": {"schedulr": {"parsing_processes": 2}}},
-         'Airflow 3.3.2 has no section [schedulr] (did you mean "scheduler"?)'),
-        ({"airflow_config_overrides": {"scheduler": {"task_instance_heartbeat_timout": 60}}},
-         'no key task_instance_heartbeat_timout in [scheduler] (did you mean "task_instance_heartbeat_timeout"?)'),
-        ({"airflow_config_overrides": {"core": {"parallelism": 8}}}, "core.parallelism is set by the collection: use airflow_parallelism"),
-        ({"airflow_worker_concurrency": -3}, f"airflow_worker_concurrency on {HOST} must be a whole number"),
-    ],
-    ids=["airflow-2", "sqlite", "missing-fernet-key", "missing-redis-password", "no-queues", "unreachable-api",
-         "config-section-typo", "config-key-typo", "config-managed-key", "negative-concurrency"],
-)
-def test_bad_input_is_refused_before_anything_changes(host, extra_vars, expected):
+def variant_inventory(tmp_path, drop: dict[str, str] | None = None, alias: dict | None = None):
+    """The scenario's inventory with a host dropped from groups, or with a second name for af-solo
+    (same SSH address, its own host_vars) in some groups: a fleet of several hosts on one machine.
+    Preflight must refuse these without contacting any host; if it did not, the run would reach
+    af-solo and the unchanged-host checks would fail."""
+    inventory = tmp_path / "inventory"
+    for part in ("group_vars", "host_vars"):
+        shutil.copytree(fleetlib.INVENTORY / part, inventory / part)
+    groups = {g: [HOST] for g in SOLO_GROUPS}
+    for group, name in (drop or {}).items():
+        groups[group].remove(name)
+    if alias:
+        for group in alias["groups"]:
+            groups[group].append(ALIAS)
+        solo_vars = (inventory / "host_vars" / HOST).read_text()
+        (inventory / "host_vars" / ALIAS).write_text(solo_vars + "".join(f"{k}: {json.dumps(v)}\n" for k, v in alias["vars"].items()))
+    (inventory / "hosts.yml").write_text(json.dumps(
+        {"all": {"children": {g: {"hosts": {h: None for h in hosts}} for g, hosts in groups.items()}}}))
+    return inventory
+
+
+SOLO_GROUPS = ["airflow_postgresql", "airflow_redis", "airflow_api_servers", "airflow_schedulers",
+               "airflow_dag_processors", "airflow_triggerers", "airflow_workers", "airflow_flower"]
+ALIAS = "af-solo-b"
+TASK_TIMEOUT = {"core": {"default_task_execution_timeout": 3600}}
+OTHER_FERNET_KEY = "A" * 43 + "="
+# (id, extra vars, inventory change, the message it must get). docs/bad-inputs.md is written from these runs.
+BAD_INPUTS = [
+    ("airflow-2", {"airflow_version": "2.10.5"}, None, "airflow_version=2.10.5"),
+    ("sqlite", {"airflow_db_url": "sqlite:////var/lib/airflow/airflow.db"}, None, "SQLite cannot serve several"),
+    ("missing-fernet-key", {"airflow_generate_secrets": False, "airflow_fernet_key": ""}, None, "airflow_fernet_key is empty"),
+    ("malformed-fernet-key", {"airflow_fernet_key": "not-a-key"}, None, "airflow_fernet_key must be 32 url-safe base64"),
+    ("missing-redis-password", {"airflow_redis_password": ""}, None, "airflow_redis_password is empty"),
+    ("unknown-installer", {"airflow_installer": "conda"}, None, "airflow_installer must be one of: uv, pip"),
+    ("worker-in-no-queue", {"airflow_worker_queues": []}, None, f"airflow_worker_queues on {HOST} must be a non-empty list"),
+    ("queue-name-with-spaces", {"airflow_worker_queues": ["high priority"]}, None, f"airflow_worker_queues on {HOST} must be a non-empty list of plain queue names"),
+    ("negative-concurrency", {"airflow_worker_concurrency": -3}, None, f"airflow_worker_concurrency on {HOST} must be a whole number"),
+    ("zero-db-pool", {"airflow_db_pool_size": 0}, None, f"airflow_db_pool_size on {HOST} must be a whole number of at least 1"),
+    ("port-out-of-range", {"airflow_api_port": 80800}, None, f"airflow_api_port on {HOST} must be a whole number from 1 to 65535"),
+    ("one-dag-release-kept", {"airflow_dags_keep_releases": 1}, None, f"airflow_dags_keep_releases on {HOST} must be at least 2"),
+    ("stop-timeout-below-task-timeout", {"airflow_worker_stop_timeout": 60, "airflow_config_overrides": TASK_TIMEOUT}, None,
+     f"airflow_worker_stop_timeout on {HOST} is 60 s, shorter than the 3600 s tasks may run"),
+    ("config-section-typo", {"airflow_config_overrides": {"schedulr": {"parsing_processes": 2}}}, None,
+     'Airflow 3.3.2 has no section [schedulr] (did you mean "scheduler"?)'),
+    ("config-key-typo", {"airflow_config_overrides": {"scheduler": {"task_instance_heartbeat_timout": 60}}}, None,
+     'no key task_instance_heartbeat_timout in [scheduler] (did you mean "task_instance_heartbeat_timeout"?)'),
+    ("config-managed-key", {"airflow_config_overrides": {"core": {"parallelism": 8}}}, None,
+     "core.parallelism is set by the collection: use airflow_parallelism"),
+    ("secret-in-config", {"airflow_config_overrides": {"database": {"sql_alchemy_conn": "postgresql://u:p@db/airflow"}}}, None,
+     "must not hold secrets"),
+    ("api-url-with-path", {"airflow_api_base_url": f"http://{HOST}:8080/airflow"}, None,
+     f"airflow_api_base_url on {HOST} must be scheme://host[:port] with no path"),
+    ("unreachable-api", {"airflow_api_base_url": f"http://{HOST}:9"}, None, f"Worker {HOST} cannot reach the API server"),
+    ("dag-source-missing", {"airflow_dags_source": "/nonexistent/dags"}, None,
+     "airflow_dags_source on af-solo is /nonexistent/dags, which is not a directory on this controller"),
+    ("external-db-and-db-host", {"airflow_db_url": "postgresql+psycopg2://airflow:pw@db.example.com:5432/airflow"}, None,
+     "none when airflow_db_url or airflow_broker_url points the fleet at a managed service"),
+    ("empty-scheduler-group", {}, {"drop": {"airflow_schedulers": HOST}}, "airflow_schedulers has 0 host(s)"),
+    ("workers-without-api-server", {}, {"drop": {"airflow_api_servers": HOST}}, "airflow_api_servers has 0"),
+    ("two-db-hosts", {}, {"alias": {"groups": ["airflow_postgresql"], "vars": {}}},
+     f"airflow_postgresql holds {HOST}, {ALIAS} and airflow_redis {HOST}. Each of these groups takes at most one host"),
+    ("mismatched-versions", {}, {"alias": {"groups": ["airflow_workers"], "vars": {"airflow_version": "3.2.1"}}},
+     f"airflow_version must be the same on every Airflow host, but {ALIAS} has another value than {HOST}"),
+    ("mismatched-fernet-key", {}, {"alias": {"groups": ["airflow_workers"], "vars": {"airflow_fernet_key": OTHER_FERNET_KEY}}},
+     f"airflow_fernet_key must be the same on every Airflow host, but {ALIAS} has another value than {HOST}"),
+]
+BAD_INPUT_DOC = fleetlib.PROJECT / "docs" / "bad-inputs.md"
+
+
+def failure_message(output: str, expected: str) -> str:
+    """The refusal message (a task's msg) that holds the expected text."""
+    for raw in re.findall(r'"msg": "((?:[^"\\]|\\.)*)"', output):
+        try:
+            message = json.loads(f'"{raw}"')
+        except json.JSONDecodeError:  # a Python repr, not JSON
+            message = raw
+        if expected in message:
+            return message
+    return ""
+
+
+@pytest.fixture(scope="module")
+def refusals():
+    """Collects each case's refusal and, when every case ran, writes docs/bad-inputs.md from them."""
+    seen: dict[str, dict] = {}
+    yield seen
+    if len(seen) == len(BAD_INPUTS):
+        rows = ["| case | input | refused with | seconds |", "|---|---|---|---|"]
+        for case_id, extra_vars, change, _ in BAD_INPUTS:
+            given = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in extra_vars.items())
+            if change and "drop" in change:
+                given = ", ".join(f"{h} not in {g}" for g, h in change["drop"].items())
+            elif change:
+                given = (f"a second host in {', '.join(change['alias']['groups'])}"
+                         + "".join(f" with `{k}={json.dumps(v)}`" for k, v in change["alias"]["vars"].items()))
+            message = seen[case_id]["message"].replace("|", "\\|").replace("\n", " ").replace(str(fleetlib.EPHEMERAL), "<scenario>")
+            rows.append(f"| {case_id} | {given} | {message} | {seen[case_id]['seconds']:.0f} |")
+        BAD_INPUT_DOC.write_text(
+            "# Bad input and what it gets\n\n"
+            "<!-- Written by molecule/default/tests/test_solo.py from its own runs; do not edit. -->\n\n"
+            "Each row is a `site.yml` run on the converged single-host fleet of the `default` scenario, at `-vvv`.\n"
+            "Every one was refused by the preflight play, changed nothing (no unit restarted, no file under\n"
+            f"`{WRITTEN_PATHS}` written) and printed no secret. The message is the run's own.\n\n"
+            + "\n".join(rows) + "\n"
+        )
+
+
+@pytest.mark.parametrize(("case_id", "extra_vars", "change", "expected"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_is_refused_before_anything_changes(host, tmp_path, refusals, case_id, extra_vars, change, expected):
+    inventory = variant_inventory(tmp_path, **change) if change else None
     before = unit_starts(host)
+    host.check_output("touch /run/fleet-preflight-marker")
+    started = time.monotonic()
     # -vvv: a refused run prints its failing items and results in full; none may hold a secret.
-    run = fleetlib.run_playbook("site.yml", "-vvv", extra_vars=extra_vars, timeout=300)
+    run = fleetlib.run_playbook("site.yml", "-vvv", extra_vars=extra_vars, inventory=inventory, timeout=300)
+    seconds = time.monotonic() - started
     assert run.rc != 0
-    assert expected in run.output, run.output[-2000:]
+    message = failure_message(run.output, expected)
+    assert message, run.output[-3000:]
     assert run.changed() == 0, run.changed_tasks()
     assert unit_starts(host) == before, "a refused run restarted a unit or rewrote a file"
+    written = host.check_output(f"find {WRITTEN_PATHS} -newer /run/fleet-preflight-marker -not -path '*/logs/*' 2>/dev/null || true")
+    assert written == "", f"a refused run wrote: {written}"
     assert fleetlib.leaked_secrets(run.output) == []
-
-
-def test_workers_without_an_api_server_are_refused(tmp_path):
-    """An inventory with workers but no API server (and no URL) is refused."""
-    groups = ["postgresql", "redis", "schedulers", "dag_processors", "triggerers", "workers", "flower"]
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(
-        "all:\n  vars:\n    ansible_connection: community.docker.docker\n"
-        f"    airflow_secrets_dir: {fleetlib.SECRETS}\n  children:\n"
-        + "".join(f"    airflow_{g}:\n      hosts:\n        {HOST}:\n" for g in groups)
-        + "    airflow_api_servers:\n      hosts: {}\n"
-    )
-    run = fleetlib.run_playbook("site.yml", inventory=inventory, timeout=300)
-    assert run.rc != 0
-    assert "airflow_api_servers has 0" in run.output, run.output[-2000:]
-    assert run.changed() == 0, run.changed_tasks()
+    refusals[case_id] = {"message": message, "seconds": seconds}
 
 
 def test_a_crashing_component_fails_the_run_with_its_logs(host, api):
