@@ -12,11 +12,14 @@ import json
 import os
 import re
 import subprocess
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import yaml
 
 from fleetapi import Api  # noqa: F401  (re-exported for the verifiers)
 
@@ -34,16 +37,83 @@ def secret(name: str) -> str:
 
 
 def fleet_secrets() -> dict[str, str]:
-    """Every generated fleet secret by name, as the hosts hold it (the fernet key is the
-    base64 of its seed file)."""
-    values = {name: secret(name) for name in GENERATED_SECRETS}
-    values["fernet_key"] = base64.b64encode(secret("fernet_key_seed").encode()).decode()
-    return values
+    """Every secret generated on the controller, by name, as the hosts hold it: the fleet's own
+    (the fernet key is the base64 of its seed file) and any other a scenario generates there
+    (a connection's password, package index credentials)."""
+    values = {path.name: path.read_text().strip() for path in sorted(SECRETS.iterdir()) if path.is_file()}
+    missing = set(GENERATED_SECRETS) - set(values)
+    assert not missing, f"generated secrets missing from {SECRETS}: {sorted(missing)}"
+    values["fernet_key"] = base64.b64encode(values.pop("fernet_key_seed").encode()).decode()
+    for conn in inventory_vars().get("airflow_connections") or []:
+        password = str(conn.get("password", ""))
+        if password and "{{" not in password:  # a literal in the inventory (generated ones are files above)
+            values[f"connection_password:{conn['conn_id']}"] = password
+    return {name: value for name, value in values.items() if value}
+
+
+def inventory_vars() -> dict:
+    """The scenario inventory's group_vars for all hosts, as written (templates not rendered)."""
+    path = INVENTORY / "group_vars" / "all"
+    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
 
 
 def leaked_secrets(text: str) -> list[str]:
     """Names of the fleet secrets whose value appears in text."""
     return [name for name, value in fleet_secrets().items() if value in text]
+
+
+def world_readable_files_with_secrets(container: str) -> list[str]:
+    """World-readable files on a host that hold a fleet secret: configs, units, virtualenvs, logs,
+    /tmp and /run. The values go to the host in a root-only file (docker cp), never on a command line."""
+    with tempfile.NamedTemporaryFile("w", suffix=".leakcheck") as patterns:
+        patterns.write("\n".join(fleet_secrets().values()) + "\n")
+        patterns.flush()
+        subprocess.run(["docker", "cp", patterns.name, f"{container}:/root/.fleet-leakcheck"], check=True)
+    search = ("chmod 600 /root/.fleet-leakcheck; find / /run -xdev -type f -perm -004 -size -4M -print0 2>/dev/null"
+              " | xargs -0 -r grep -lF -f /root/.fleet-leakcheck; rm -f /root/.fleet-leakcheck")
+    return subprocess.run(["docker", "exec", container, "sh", "-c", search], capture_output=True, text=True).stdout.split()
+
+
+def put_file(container: str, path: str, text: str, mode: str) -> None:
+    """Write a file on a host without its content passing through a command line."""
+    with tempfile.NamedTemporaryFile("w") as local:
+        local.write(text)
+        local.flush()
+        subprocess.run(["docker", "cp", local.name, f"{container}:{path}"], check=True)
+    subprocess.run(["docker", "exec", container, "chmod", mode, path], check=True)
+
+
+class CommandLineSampler:
+    """Reads every process command line on some hosts, over and over, while a playbook runs:
+    a secret passed as an argument (or through sudo's environment) shows up here. Keeps the
+    names of the secrets seen and how many samples caught Ansible's own processes at work."""
+
+    def __init__(self, containers: list[str], interval: float = 0.2):
+        self.containers, self.interval = containers, interval
+        self.secrets = fleet_secrets()
+        self.leaked: set[str] = set()
+        self.samples = 0
+        self.ansible_seen = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for name in self.containers:
+                text = subprocess.run(["docker", "exec", name, "sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"],
+                                      capture_output=True, text=True).stdout
+                self.leaked.update(key for key, value in self.secrets.items() if value in text)
+                self.samples += 1
+                self.ansible_seen += "ansible-tmp-" in text or "AnsiballZ" in text
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "CommandLineSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def container_ip(name: str) -> str:

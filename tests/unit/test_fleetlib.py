@@ -38,3 +38,24 @@ def test_changed_tasks_are_named():
 
 def test_a_run_without_recap_counts_no_change():
     assert fleetlib.PlaybookRun(250, "[ERROR]: boom").changed() == 0
+
+
+def test_fleet_secrets_holds_every_generated_secret_and_literal_connection_passwords(tmp_path, monkeypatch):
+    secrets, inventory = tmp_path / "secrets", tmp_path / "inventory"
+    secrets.mkdir()
+    (inventory / "group_vars").mkdir(parents=True)
+    for name in fleetlib.GENERATED_SECRETS + ["fernet_key_seed", "index_token"]:
+        (secrets / name).write_text(f"value-of-{name}\n")
+    (inventory / "group_vars" / "all").write_text(
+        "airflow_connections:\n"
+        "  - {conn_id: literal, conn_type: aws, password: hunter2-literal}\n"
+        "  - {conn_id: templated, conn_type: aws, password: \"{{ lookup('file', 'x') }}\"}\n"
+    )
+    monkeypatch.setattr(fleetlib, "SECRETS", secrets)
+    monkeypatch.setattr(fleetlib, "INVENTORY", inventory)
+    values = fleetlib.fleet_secrets()
+    assert values["fernet_key"] == "dmFsdWUtb2YtZmVybmV0X2tleV9zZWVk"  # base64 of the seed, as hosts hold it
+    assert values["index_token"] == "value-of-index_token"
+    assert values["connection_password:literal"] == "hunter2-literal"
+    assert not any("templated" in key for key in values)
+    assert fleetlib.leaked_secrets("... hunter2-literal ...") == ["connection_password:literal"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -175,13 +176,31 @@ def test_no_secret_on_any_command_line_or_in_the_journal(host):
     assert fleetlib.leaked_secrets(journal) == [], "a secret appears in the journal"
 
 
+def test_no_secret_in_any_world_readable_file():
+    """Configs, units, virtualenvs, logs, /tmp, /run: no world-readable file holds a secret
+    (the fleet's seven, the connection's password, the package index's credentials)."""
+    assert {"index_token", "connection_password", "fernet_key"} <= set(fleetlib.fleet_secrets())
+    # The search finds a secret where there is one...
+    fleetlib.put_file(HOST, "/tmp/leak-probe", fleetlib.fleet_secrets()["index_token"], "0644")
+    try:
+        assert "/tmp/leak-probe" in fleetlib.world_readable_files_with_secrets(HOST)
+    finally:
+        subprocess.run(["docker", "exec", HOST, "rm", "-f", "/tmp/leak-probe"], check=True)
+    # ...and finds none anywhere else.
+    assert fleetlib.world_readable_files_with_secrets(HOST) == []
+
+
 def test_check_mode_on_the_converged_host_changes_nothing():
-    """--check --diff changes nothing, and even at -vvv its output holds no secret."""
-    run = fleetlib.run_playbook("site.yml", "--check", "--diff", "-vvv")
+    """--check --diff changes nothing, and even at -vvv neither its output nor any command
+    line on the host during the run holds a secret."""
+    with fleetlib.CommandLineSampler([HOST]) as ps:
+        run = fleetlib.run_playbook("site.yml", "--check", "--diff", "-vvv")
     assert run.rc == 0, run.output[-3000:]
     assert run.changed() == 0, run.changed_tasks()
     assert "<127.0.0.1> SSH: EXEC" in run.output  # really -vvv, really over SSH
     assert fleetlib.leaked_secrets(run.output) == []
+    assert ps.ansible_seen > 0, f"{ps.samples} samples never saw Ansible at work"
+    assert ps.leaked == set(), "a secret appeared on a command line during the run"
 
 
 # What a fleet run writes on the host; a refused run must leave all of it untouched.
@@ -328,17 +347,19 @@ def test_a_crashing_component_fails_the_run_with_its_logs(host, api):
     a correct run afterwards repairs it. Both runs are at -vvv (one failing, one
     that renders and restarts): neither prints a secret."""
     broken_url = "postgresql+psycopg2://airflow:wrong-password@af-solo:5432/airflow"
-    run = fleetlib.run_playbook(
-        "site.yml",
-        "-vvv",
-        extra_vars={"airflow_triggerer_environment": {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": broken_url}},
-    )
+    with fleetlib.CommandLineSampler([HOST]) as ps:
+        run = fleetlib.run_playbook(
+            "site.yml",
+            "-vvv",
+            extra_vars={"airflow_triggerer_environment": {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": broken_url}},
+        )
+        repaired = fleetlib.run_playbook("site.yml", "-vvv")
+    assert ps.ansible_seen > 0 and ps.leaked == set(), f"secrets on command lines during the runs: {ps.leaked}"
     assert run.rc != 0
     assert f"airflow-triggerer on {HOST} is not healthy" in run.output, run.output[-3000:]
     assert "password authentication failed" in run.output
     assert fleetlib.leaked_secrets(run.output) == []
 
-    repaired = fleetlib.run_playbook("site.yml", "-vvv")
     assert repaired.rc == 0, repaired.output[-3000:]
     assert repaired.changed() > 0  # it really rendered and restarted something
     assert fleetlib.leaked_secrets(repaired.output) == []
