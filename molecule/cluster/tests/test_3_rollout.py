@@ -66,8 +66,10 @@ def test_a_broken_release_is_refused_and_nothing_switches(tmp_path, api, baselin
     (source / "fleet_broken.py").write_text("from airflow.sdk import dag\n\ndef broken(:\n    pass\n")
     # Its requirements are installed (into the release) before it is checked and refused.
     (source / "requirements.txt").write_text("pyjokes==0.8.3\n")
-    run = fleetlib.run_playbook("dags.yml", extra_vars={"airflow_dags_source": str(source)}, timeout=600)
+    # -vvv, failing: the refusal and everything before it prints no secret.
+    run = fleetlib.run_playbook("dags.yml", "-vvv", extra_vars={"airflow_dags_source": str(source)}, timeout=600)
     assert run.rc != 0
+    assert fleetlib.leaked_secrets(run.output) == []
     assert "fleet_broken.py:3" in run.output, run.output[-3000:]
     assert "no host switched" in run.output
     assert current_releases() == baseline
@@ -102,8 +104,9 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
 
     extra = {"airflow_dags_git_url": f"file://{repo}", "airflow_dags_git_version": "main",
              "airflow_dags_git_cache": str(tmp_path / "clone")}
-    run = fleetlib.run_playbook("dags.yml", extra_vars=extra, timeout=600)
+    run = fleetlib.run_playbook("dags.yml", "-vvv", extra_vars=extra, timeout=600)
     assert run.rc == 0, run.output[-3000:]
+    assert fleetlib.leaked_secrets(run.output) == []  # -vvv, switching and syncing through the API
     seconds = visible_seconds(run.output)
     print(f"release visible {seconds}s after the switch")
     releases = current_releases()
