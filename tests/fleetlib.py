@@ -104,7 +104,9 @@ class CommandLineSampler:
                                       capture_output=True, text=True).stdout
                 self.leaked.update(key for key, value in self.secrets.items() if value in text)
                 self.samples += 1
-                self.ansible_seen += "ansible-tmp-" in text or "AnsiballZ" in text
+                # Without pipelining modules run from ansible-tmp-* files; with it, from stdin under
+                # sudo's `echo BECOME-SUCCESS-...; python3` (connections as root run no sudo, so no marker).
+                self.ansible_seen += any(mark in text for mark in ("ansible-tmp-", "AnsiballZ", "BECOME-SUCCESS-"))
             self._stop.wait(self.interval)
 
     def __enter__(self) -> "CommandLineSampler":
