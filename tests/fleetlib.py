@@ -65,11 +65,8 @@ def leaked_secrets(text: str) -> list[str]:
 def world_readable_files_with_secrets(container: str) -> list[str]:
     """World-readable files on a host that hold a fleet secret: configs, units, virtualenvs, logs,
     /tmp and /run. The values go to the host in a root-only file (docker cp), never on a command line."""
-    with tempfile.NamedTemporaryFile("w", suffix=".leakcheck") as patterns:
-        patterns.write("\n".join(fleet_secrets().values()) + "\n")
-        patterns.flush()
-        subprocess.run(["docker", "cp", patterns.name, f"{container}:/root/.fleet-leakcheck"], check=True)
-    search = ("chmod 600 /root/.fleet-leakcheck; find / /run -xdev -type f -perm -004 -size -4M -print0 2>/dev/null"
+    put_file(container, "/root/.fleet-leakcheck", "\n".join(fleet_secrets().values()) + "\n", "0600")
+    search = ("find / /run -xdev -type f -perm -004 -size -4M -print0 2>/dev/null"
               " | xargs -0 -r grep -lF -f /root/.fleet-leakcheck; rm -f /root/.fleet-leakcheck")
     return subprocess.run(["docker", "exec", container, "sh", "-c", search], capture_output=True, text=True).stdout.split()
 
@@ -81,6 +78,12 @@ def put_file(container: str, path: str, text: str, mode: str) -> None:
         local.flush()
         subprocess.run(["docker", "cp", local.name, f"{container}:{path}"], check=True)
     subprocess.run(["docker", "exec", container, "chmod", mode, path], check=True)
+
+
+def command_lines(container: str) -> str:
+    """Every process command line on a host, arguments separated by spaces."""
+    return subprocess.run(["docker", "exec", container, "sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"],
+                          capture_output=True, text=True).stdout
 
 
 class CommandLineSampler:
@@ -100,12 +103,11 @@ class CommandLineSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             for name in self.containers:
-                text = subprocess.run(["docker", "exec", name, "sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"],
-                                      capture_output=True, text=True).stdout
+                text = command_lines(name)
                 self.leaked.update(key for key, value in self.secrets.items() if value in text)
                 self.samples += 1
                 # Without pipelining modules run from ansible-tmp-* files; with it, from stdin under
-                # sudo's `echo BECOME-SUCCESS-...; python3` (connections as root run no sudo, so no marker).
+                # become's `sudo ... sh -c 'echo BECOME-SUCCESS-...; python3'`.
                 self.ansible_seen += any(mark in text for mark in ("ansible-tmp-", "AnsiballZ", "BECOME-SUCCESS-"))
             self._stop.wait(self.interval)
 
