@@ -41,6 +41,14 @@ def baseline():
     return releases
 
 
+def importable(name: str, module: str) -> bool:
+    """Whether a new process of the fleet's Airflow virtualenv on host `name` imports `module`
+    (what every task and DAG parse on that host sees)."""
+    probe = subprocess.run(["docker", "exec", name, "runuser", "-u", "airflow", "--", "/opt/airflow/venv/bin/python",
+                            "-c", f"import {module}"], capture_output=True, text=True)
+    return probe.returncode == 0
+
+
 def copy_dags(tmp_path):
     source = tmp_path / "dags"
     shutil.copytree(DAGS, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -56,6 +64,8 @@ def visible_seconds(output: str) -> float:
 def test_a_broken_release_is_refused_and_nothing_switches(tmp_path, api, baseline):
     source = copy_dags(tmp_path)
     (source / "fleet_broken.py").write_text("from airflow.sdk import dag\n\ndef broken(:\n    pass\n")
+    # Its requirements are installed (into the release) before it is checked and refused.
+    (source / "requirements.txt").write_text("pyjokes==0.8.3\n")
     # -vvv, failing: the refusal and everything before it prints no secret.
     run = fleetlib.run_playbook("dags.yml", "-vvv", extra_vars={"airflow_dags_source": str(source)}, timeout=600)
     assert run.rc != 0
@@ -63,6 +73,12 @@ def test_a_broken_release_is_refused_and_nothing_switches(tmp_path, api, baselin
     assert "fleet_broken.py:3" in run.output, run.output[-3000:]
     assert "no host switched" in run.output
     assert current_releases() == baseline
+    # The refused release's packages were installed (into it, for its check)...
+    refused = re.search(r"DAG release (r-[0-9a-f]{12}) from .* was refused", run.output).group(1)
+    kept = subprocess.run(["docker", "exec", "af-ctl1", "test", "-f", f"/srv/airflow/dags/releases/{refused}/.python/pyjokes/__init__.py"])
+    assert kept.returncode == 0
+    # ...and are nowhere a task or a DAG parse could import them.
+    assert [name for name in DAG_HOSTS if importable(name, "pyjokes")] == []
     # and the running release still works
     api.wait_dag("fleet_smoke")
     run_id = api.trigger("fleet_smoke")
@@ -101,6 +117,7 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
     run_id = api.trigger(dag_id)
     assert api.wait_run(dag_id, run_id) == "success"
     assert api.xcom(dag_id, run_id, "hello") == "1.0.4"
+    assert all(importable(name, "pyfiglet") for name in DAG_HOSTS)  # the release's packages, on every host
 
     again = fleetlib.run_playbook("dags.yml", extra_vars=extra, timeout=600)
     assert again.rc == 0, again.output[-3000:]
@@ -109,6 +126,7 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
     rollback = fleetlib.run_playbook("dags.yml", extra_vars={"airflow_dags_rollback_to": "previous"}, timeout=600)
     assert rollback.rc == 0, rollback.output[-3000:]
     assert current_releases() == baseline
+    assert [name for name in DAG_HOSTS if importable(name, "pyfiglet")] == []  # gone with the release
     deadline = time.monotonic() + 60
     while api.session.get(f"{api.base}/api/v2/dags", params={"dag_id_pattern": dag_id}, timeout=30).json()["total_entries"]:
         assert time.monotonic() < deadline, f"{dag_id} still offered after the rollback"
