@@ -31,6 +31,14 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { tail -n 30 /var/log/fleet-dockerd.log; echo "bootstrap: dockerd did not start" >&2; exit 1; }
 fi
 
+# The checkout is the fleetworks.airflow collection: link it where Ansible looks for
+# collections (ansible.cfg), so playbooks run from here find its modules by FQCN.
+link=.ansible/collections/ansible_collections/fleetworks/airflow
+if [ "$(readlink "$link" 2>/dev/null || true)" != ../../../.. ]; then
+  mkdir -p "$(dirname "$link")"
+  ln -sfn ../../../.. "$link"
+fi
+
 # Controller tools, reinstalled only when requirements-dev.txt changes.
 want="$(sha256sum requirements-dev.txt | cut -c1-16)"
 if [ "$(cat .venv/.requirements-hash 2>/dev/null || true)" != "$want" ]; then

@@ -55,8 +55,9 @@ ansible-playbook -i inventories/local playbooks/site.yml
 
 ip() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
 control="$(ip demo-control)"
-python3 scripts/smoke.py "http://$control:8080" "$HOME/.airflow-fleet/demo/admin_password"
-python3 scripts/pipeline_demo.py "http://$control:8080" "$HOME/.airflow-fleet/demo/admin_password" \
+export PYTHONPATH="$PWD/tests"  # the REST client and the AWS stand-in's helpers
+python3 scripts/demo/smoke.py "http://$control:8080" "$HOME/.airflow-fleet/demo/admin_password"
+python3 scripts/demo/pipeline_demo.py "http://$control:8080" "$HOME/.airflow-fleet/demo/admin_password" \
   "http://$(ip demo-data):5000"
 
 cat <<EOT

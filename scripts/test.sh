@@ -20,6 +20,10 @@ step "images"
 images/build.sh
 
 step "lint"
+# Molecule installs a built copy of this collection into ~/.ansible/collections, which Ansible
+# (and ansible-lint) search before the checkout: drop a copy an earlier run left, so this tree is what is linted.
+stale="$HOME/.ansible/collections/ansible_collections/fleetworks/airflow"
+if [ -f "$stale/MANIFEST.json" ] && [ ! -L "$stale" ]; then rm -rf "$stale"; fi
 yamllint --strict .
 ansible-lint --offline
 python tests/check_roles.py

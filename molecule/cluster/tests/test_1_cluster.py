@@ -66,10 +66,10 @@ def test_api_refuses_anonymous_on_every_api_server():
 
 def test_a_token_from_one_api_server_works_on_the_other(apis):
     """Both API servers share the JWT secret: no random 403s behind a load balancer."""
-    token = apis["af-ctl2"].session.headers["Authorization"]
+    token = apis["af-ctl2"].token
     resp = requests.get(
         f"http://{fleetlib.container_ip('af-ctl1')}:8080/api/v2/dags",
-        headers={"Authorization": token},
+        headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
     assert resp.status_code == 200

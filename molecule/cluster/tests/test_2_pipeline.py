@@ -35,9 +35,7 @@ def api():
 
 
 def clear(api, run_id):
-    resp = api.session.post(f"{api.base}/api/v2/dags/{DAG}/dagRuns/{run_id}/clear", json={"dry_run": False},
-                            timeout=30)
-    assert resp.status_code == 200, resp.text[:300]
+    api.post(f"/api/v2/dags/{DAG}/dagRuns/{run_id}/clear", {"dry_run": False}, expect=(200,))
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +96,8 @@ def test_the_same_date_again_leaves_the_same_state(api, endpoint, first_run):
 
 def test_a_task_run_twice_leaves_the_same_state(api, endpoint, first_run):
     before = state(endpoint)
-    resp = api.session.post(
-        f"{api.base}/api/v2/dags/{DAG}/clearTaskInstances",
-        json={"dry_run": False, "dag_run_id": first_run, "task_ids": ["load"], "only_failed": False},
-        timeout=30,
-    )
-    assert resp.status_code == 200, resp.text[:300]
+    api.post(f"/api/v2/dags/{DAG}/clearTaskInstances",
+             {"dry_run": False, "dag_run_id": first_run, "task_ids": ["load"], "only_failed": False}, expect=(200,))
     assert api.wait_run(DAG, first_run, timeout=600) == "success"
     assert state(endpoint) == before
 

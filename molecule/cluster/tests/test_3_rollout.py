@@ -128,7 +128,7 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
     assert current_releases() == baseline
     assert [name for name in DAG_HOSTS if importable(name, "pyfiglet")] == []  # gone with the release
     deadline = time.monotonic() + 60
-    while api.session.get(f"{api.base}/api/v2/dags", params={"dag_id_pattern": dag_id}, timeout=30).json()["total_entries"]:
+    while api.get("/api/v2/dags", params={"dag_id_pattern": dag_id})["total_entries"]:
         assert time.monotonic() < deadline, f"{dag_id} still offered after the rollback"
         time.sleep(1)
 

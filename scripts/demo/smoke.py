@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run the fleet_smoke DAG once through the REST API and say which worker ran it.
 
-    scripts/smoke.py http://CONTROL:8080 PATH_TO_ADMIN_PASSWORD_FILE
+    PYTHONPATH=tests scripts/demo/smoke.py http://CONTROL:8080 PATH_TO_ADMIN_PASSWORD_FILE
 """
 
 from __future__ import annotations

@@ -1,43 +1,40 @@
-"""A small client of the Airflow 3 REST API, as the tests, the demo and the
-benchmarks use it: log in, wait for a DAG, trigger it, follow its run."""
+"""The collection's own Airflow REST client (plugins/module_utils/airflow_api.py), with
+the steps the tests, the demo and the benchmarks take: wait for a DAG, trigger it,
+follow its run. One client for modules and tests: login, retries and error reading
+are the same code the fleet's modules run."""
 
 from __future__ import annotations
 
+import importlib.util
 import time
+from pathlib import Path
 
-import requests
+_SPEC = importlib.util.spec_from_file_location(
+    "fleetworks_airflow_api", Path(__file__).resolve().parents[1] / "plugins/module_utils/airflow_api.py")
+airflow_api = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(airflow_api)
+AirflowApiError = airflow_api.AirflowApiError
 
 
-class Api:
+class Api(airflow_api.AirflowApi):
     """A client of one API server's REST API, logged in as the admin user."""
 
     def __init__(self, base_url: str, password: str, username: str = "admin"):
-        self.base = base_url.rstrip("/")
-        self.session = requests.Session()
-        token = self.token(username, password)
-        self.session.headers["Authorization"] = f"Bearer {token}"
+        super().__init__(base_url, username, password, timeout=30, retries=3)
+        self.login()
 
-    def token(self, username: str, password: str) -> str:
-        resp = requests.post(f"{self.base}/auth/token", json={"username": username, "password": password}, timeout=30)
-        assert resp.status_code in (200, 201), f"login failed: {resp.status_code} {resp.text[:200]}"
-        return resp.json()["access_token"]
-
-    def get(self, path: str, **params):
-        resp = self.session.get(f"{self.base}{path}", params=params, timeout=30)
-        resp.raise_for_status()
-        return resp.json()
+    @property
+    def token(self) -> str:
+        return self._token
 
     def wait_dag(self, dag_id: str, timeout: float = 180) -> float:
         """Wait until the DAG is parsed and offered; unpause it; return the seconds waited."""
         start = time.monotonic()
-        while True:
-            resp = self.session.get(f"{self.base}/api/v2/dags/{dag_id}", timeout=30)
-            if resp.status_code == 200:
-                break
+        path = f"/api/v2/dags/{airflow_api.quote_id(dag_id)}"
+        while self.get(path, missing_ok=True) is None:
             assert time.monotonic() - start < timeout, f"DAG {dag_id} not visible after {timeout}s"
             time.sleep(2)
-        resp = self.session.patch(f"{self.base}/api/v2/dags/{dag_id}", json={"is_paused": False}, timeout=30)
-        resp.raise_for_status()
+        self.patch(path, {"is_paused": False})
         return time.monotonic() - start
 
     def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None,
@@ -45,9 +42,7 @@ class Api:
         body = {"logical_date": logical_date, "conf": conf or {}}
         if run_id:
             body["dag_run_id"] = run_id
-        resp = self.session.post(f"{self.base}/api/v2/dags/{dag_id}/dagRuns", json=body, timeout=30)
-        assert resp.status_code in (200, 201), f"trigger failed: {resp.status_code} {resp.text[:300]}"
-        return resp.json()["dag_run_id"]
+        return self.post(f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"]
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
@@ -62,7 +57,7 @@ class Api:
             time.sleep(2)
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})["task_instances"]
 
     def wait_task_state(self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 120) -> dict:
         start = time.monotonic()
@@ -75,4 +70,4 @@ class Api:
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1):
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
-        return self.get(path, map_index=map_index)["value"]
+        return self.get(path, params={"map_index": map_index})["value"]

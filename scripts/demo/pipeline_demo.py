@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run the example pipeline once on the demo fleet, on the embedded orders CSV.
 
-    scripts/pipeline_demo.py http://CONTROL:8080 ADMIN_PASSWORD_FILE http://AWS_STANDIN:5000 [CSV]
+    PYTHONPATH=tests scripts/demo/pipeline_demo.py http://CONTROL:8080 ADMIN_PASSWORD_FILE http://AWS_STANDIN:5000 [CSV]
 
 Creates the target account's role, bucket and table on the AWS stand-in, puts
 the CSV at incoming/<date>/orders.csv, triggers s3_csv_to_dynamodb for that

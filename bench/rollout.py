@@ -2,7 +2,7 @@
 """Benchmark DAG rollouts: how long after the switch every DAG of a new
 release is offered by the REST API, over several rollouts.
 
-    scripts/bench_rollout.py INVENTORY [ROUNDS]
+    bench/rollout.py INVENTORY [ROUNDS]
 
 Each round rolls out the repo's dags/ plus one new DAG file (so every round
 is a new release that adds a DAG and retires the previous round's), runs

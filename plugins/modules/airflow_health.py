@@ -1,0 +1,227 @@
+#!/usr/bin/python
+# Copyright: Fleetworks engineers
+# Apache License 2.0 (see LICENSE)
+
+DOCUMENTATION = r"""
+module: airflow_health
+short_description: Wait until this host's Airflow components are healthy, or report how they are
+description:
+  - Probes each named component on the host it runs on, the way that component proves it works
+    (API server C(/api/v2/monitor/health) with its metadata DB status, the scheduler's health server,
+    the DAG processor's and triggerer's job heartbeat (C(airflow jobs check --local)), a Celery ping of
+    the worker, Flower's C(/healthcheck)), and waits until every one is healthy.
+  - Fails at once for a component whose systemd unit failed, or was restarted by systemd while waiting
+    (a crash loop is not worth waiting out); otherwise at I(timeout). With I(timeout=0) it looks once and
+    reports, healthy or not, without failing (I(fail_unhealthy=false) does the same after a wait).
+  - One call answers for all components of a host.
+version_added: 0.1.0
+author: Fleetworks engineers
+options:
+  components:
+    description: The components to probe; each runs as the systemd unit C(airflow-<component with dashes>).
+    type: list
+    elements: str
+    choices: [api_server, scheduler, dag_processor, triggerer, worker, flower]
+    required: true
+  timeout:
+    description: Seconds to wait until all are healthy; C(0) looks once.
+    type: float
+    default: 120
+  fail_unhealthy:
+    description: Whether an unhealthy component fails the task.
+    type: bool
+    default: true
+  api_port:
+    description: The API server's port on this host.
+    type: int
+    default: 8080
+  scheduler_health_port:
+    description: The scheduler's health server port (C([scheduler] scheduler_health_check_server_port)).
+    type: int
+    default: 8974
+  flower_port:
+    description: Flower's port.
+    type: int
+    default: 5555
+  flower_basic_auth:
+    description: Flower's C(user:password), for its health check.
+    type: str
+  celery_hostname:
+    description: The worker's Celery node name.
+    type: str
+  celery_app:
+    description: The Celery application of Airflow's Celery executor.
+    type: str
+    default: airflow.providers.celery.executors.celery_executor.app
+  cli_prefix:
+    description:
+      - Argv that runs a command with the host's Airflow environment as the Airflow user; C(airflow) and C(celery)
+        commands run behind it (the roles install C(airflow-env)).
+    type: list
+    elements: str
+    default: [/opt/airflow/bin/airflow-env]
+attributes:
+  check_mode:
+    support: full
+    details: It only looks.
+  diff_mode:
+    support: none
+notes:
+  - Runs with the host's own Python; the CLI probes run inside the Airflow virtualenv through I(cli_prefix).
+"""
+
+EXAMPLES = r"""
+- name: Wait until the control plane on this host is healthy
+  fleetworks.airflow.airflow_health:
+    components: [api_server, scheduler, dag_processor]
+    timeout: 180
+
+- name: How is every component of this host doing, right now
+  fleetworks.airflow.airflow_health:
+    components: [worker, flower]
+    timeout: 0
+    flower_basic_auth: "admin:{{ airflow_flower_password }}"
+  register: health
+"""
+
+RETURN = r"""
+components:
+  description: Per component, its unit, whether it is healthy, what the probe saw, the unit's state and the seconds waited.
+  returned: always
+  type: dict
+  sample: {"scheduler": {"unit": "airflow-scheduler", "healthy": true, "seen": "HTTP 200", "seconds": 3.1, "state": "active"}}
+unhealthy:
+  description: The components not healthy at the end.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import json
+import socket
+import time
+
+from urllib.error import HTTPError, URLError
+from urllib.request import Request, urlopen
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_api import basic_auth_header
+
+JOB_TYPES = {"dag_processor": "DagProcessorJob", "triggerer": "TriggererJob"}
+
+
+def unit_of(component):
+    return "airflow-" + component.replace("_", "-")
+
+
+def http(url, auth=None):
+    """(status, body) of a GET; status 0 when nothing answered."""
+    request = Request(url)
+    if auth:
+        request.add_header("Authorization", basic_auth_header(auth))
+    try:
+        with urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except HTTPError as error:
+        return error.code, ""
+    except (URLError, OSError) as error:
+        return 0, str(getattr(error, "reason", error))
+
+
+class Prober:
+    def __init__(self, module, http_get=http):
+        self.module = module
+        self.params = module.params
+        self.http = http_get
+
+    def unit_state(self, unit):
+        rc, out, err = self.module.run_command(["systemctl", "show", unit, "--property=ActiveState,NRestarts"])
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def cli(self, *argv):
+        rc, out, err = self.module.run_command(list(self.params["cli_prefix"]) + list(argv))
+        lines = (out + err).strip().splitlines()
+        return rc == 0, lines[-1] if lines else ""
+
+    def probe(self, component):
+        """(healthy, what was seen)."""
+        params = self.params
+        if component == "api_server":
+            status, body = self.http("http://127.0.0.1:%d/api/v2/monitor/health" % params["api_port"])
+            try:
+                db = json.loads(body)["metadatabase"]["status"]
+            except (ValueError, KeyError, TypeError):
+                return False, "HTTP %s %s" % (status, body[:120])
+            return db == "healthy", "metadatabase %s" % db
+        if component == "scheduler":
+            status, body = self.http("http://127.0.0.1:%d/health" % params["scheduler_health_port"])
+            return status == 200, "HTTP %s %s" % (status, body[:120])
+        if component in JOB_TYPES:
+            return self.cli("airflow", "jobs", "check", "--job-type", JOB_TYPES[component], "--local")
+        if component == "worker":
+            node = params["celery_hostname"] or "celery@" + socket.gethostname()
+            return self.cli("celery", "--app", params["celery_app"], "inspect", "ping", "--timeout", "5",
+                            "--destination", node)
+        status, body = self.http("http://127.0.0.1:%d/healthcheck" % params["flower_port"], params["flower_basic_auth"])
+        return status == 200 and body.strip() == "OK", "HTTP %s %s" % (status, body[:60])
+
+
+def wait(prober, components, timeout, clock=time.monotonic, sleep=time.sleep):
+    """Per component {unit, healthy, seen, state, seconds}; a crash ends the wait for that component."""
+    start = clock()
+    first = {name: prober.unit_state(unit_of(name)) for name in components}
+    report = {name: dict(unit=unit_of(name), healthy=False, seen="", state="") for name in components}
+    pending = list(components)
+    while pending:
+        for name in list(pending):
+            entry = report[name]
+            state = prober.unit_state(entry["unit"])
+            entry["state"] = state.get("ActiveState", "")
+            if entry["state"] == "failed":
+                entry["seen"] = "%s has failed (systemd ActiveState=failed); last probe: %s" % (entry["unit"], entry["seen"])
+                pending.remove(name)
+                continue
+            if int(state.get("NRestarts", 0) or 0) > int(first[name].get("NRestarts", 0) or 0):
+                entry["seen"] = ("%s crashed and was restarted by systemd while waiting (NRestarts=%s); last probe: %s"
+                                 % (entry["unit"], state.get("NRestarts"), entry["seen"]))
+                pending.remove(name)
+                continue
+            entry["healthy"], entry["seen"] = prober.probe(name)
+            entry["seconds"] = round(clock() - start, 1)
+            if entry["healthy"]:
+                pending.remove(name)
+        if not pending or clock() - start >= timeout:
+            break
+        sleep(2)
+    return report
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            components=dict(type="list", elements="str", required=True,
+                            choices=["api_server", "scheduler", "dag_processor", "triggerer", "worker", "flower"]),
+            timeout=dict(type="float", default=120),
+            fail_unhealthy=dict(type="bool", default=True),
+            api_port=dict(type="int", default=8080),
+            scheduler_health_port=dict(type="int", default=8974),
+            flower_port=dict(type="int", default=5555),
+            flower_basic_auth=dict(type="str", no_log=True),
+            celery_hostname=dict(type="str"),
+            celery_app=dict(type="str", default="airflow.providers.celery.executors.celery_executor.app"),
+            cli_prefix=dict(type="list", elements="str", default=["/opt/airflow/bin/airflow-env"]),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    report = wait(Prober(module), params["components"], params["timeout"])
+    unhealthy = sorted(name for name, entry in report.items() if not entry["healthy"])
+    if unhealthy and params["fail_unhealthy"] and params["timeout"] > 0:
+        module.fail_json(msg="; ".join("%s on %s is not healthy: %s" % (report[name]["unit"], socket.gethostname(),
+                                                                         report[name]["seen"]) for name in unhealthy),
+                         components=report, unhealthy=unhealthy)
+    module.exit_json(changed=False, components=report, unhealthy=unhealthy)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The modules that run on Airflow hosts, through their logic: the release sync's wait,
+the health wait's crash detection, and the DAG check's file comparison and error lines."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_api import AirflowApi
+from ansible_collections.fleetworks.airflow.plugins.modules import airflow_dags_check, airflow_dags_sync, airflow_health
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def dag(dag_id, fileloc, parsed="t0"):
+    return {"dag_id": dag_id, "relative_fileloc": fileloc, "file_token": "tok-" + fileloc, "last_parsed_time": parsed}
+
+
+def test_sync_asks_for_the_changed_files_and_waits_until_they_are_parsed(airflow):
+    fake, base = airflow
+    fake.dags = {"a": dag("a", "a.py"), "b": dag("b", "b.py")}
+    clock = Clock()
+    calls = []
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        calls.append(seconds)
+        if len(calls) == 3:  # the processor re-parsed a.py
+            fake.dags["a"] = dag("a", "a.py", parsed="t1")
+
+    api = AirflowApi(base, "admin", "right-password", sleep=lambda s: None)
+    ok, result = airflow_dags_sync.sync(api, {"a", "b"}, ["a.py"], switched_at=clock.now - 1, timeout=60,
+                                        reserialize=None, poll=0.25, clock=clock, sleep=sleep)
+    assert ok, result
+    assert fake.reparsed == ["tok-a.py"]
+    assert result["reparse_requests"] == 1
+    assert result["visible_after_switch_seconds"] == 1.75
+    assert result["retired_after_switch_seconds"] is None
+
+
+def test_sync_waits_for_a_dropped_dag_to_retire_and_reports_the_timeout(airflow):
+    fake, base = airflow
+    fake.dags = {"a": dag("a", "a.py"), "old": dag("old", "old.py")}
+    clock = Clock()
+    api = AirflowApi(base, "admin", "right-password", sleep=lambda s: None)
+    ok, result = airflow_dags_sync.sync(api, {"a"}, ["old.py"], switched_at=clock.now, timeout=2, reserialize=None,
+                                        poll=0.5, clock=clock, sleep=clock.sleep)
+    assert not ok
+    assert result["still_offered"] == ["old"]
+    assert result["visible_after_switch_seconds"] == 0.0
+
+
+def test_sync_parses_the_folder_when_no_dag_is_known_yet(airflow):
+    fake, base = airflow
+    ran = []
+
+    def reserialize():
+        ran.append(True)
+        fake.dags = {"a": dag("a", "a.py")}
+
+    api = AirflowApi(base, "admin", "right-password", sleep=lambda s: None)
+    ok, result = airflow_dags_sync.sync(api, {"a"}, ["a.py"], switched_at=0, timeout=5, reserialize=reserialize,
+                                        sleep=lambda s: None)
+    assert ok and ran == [True] and result["reparse_requests"] == 0
+
+
+def test_a_removed_file_answers_404_and_is_no_error():
+    tokens, changed = airflow_dags_sync.reparse_tokens({"a": dag("a", "a.py")}, ["new.py"])
+    assert tokens == ["tok-a.py"] and changed == set()  # only new files: one unchanged file forces the refresh
+
+
+class FakeProber:
+    def __init__(self, states, probes):
+        self.states, self.probes = states, probes
+
+    def unit_state(self, unit):
+        return self.states[unit].pop(0) if len(self.states[unit]) > 1 else self.states[unit][0]
+
+    def probe(self, name):
+        answers = self.probes[name]
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+
+def test_health_waits_for_every_component_and_stops_at_a_crash():
+    clock = Clock()
+    prober = FakeProber(
+        states={"airflow-scheduler": [{"ActiveState": "active", "NRestarts": "0"}],
+                "airflow-worker": [{"ActiveState": "active", "NRestarts": "0"}, {"ActiveState": "active", "NRestarts": "0"},
+                                   {"ActiveState": "activating", "NRestarts": "1"}]},
+        probes={"scheduler": [(False, "HTTP 0"), (False, "HTTP 0"), (True, "HTTP 200")],
+                "worker": [(False, "no reply")]},
+    )
+    report = airflow_health.wait(prober, ["scheduler", "worker"], timeout=60, clock=clock, sleep=clock.sleep)
+    assert report["scheduler"]["healthy"] is True and report["scheduler"]["seen"] == "HTTP 200"
+    assert report["worker"]["healthy"] is False
+    assert "crashed and was restarted by systemd while waiting (NRestarts=1)" in report["worker"]["seen"]
+    assert clock.now - 1000 < 10  # it did not wait out the timeout
+
+
+def test_health_with_no_wait_looks_once():
+    clock = Clock()
+    prober = FakeProber(states={"airflow-flower": [{"ActiveState": "active", "NRestarts": "0"}]},
+                        probes={"flower": [(False, "HTTP 401")]})
+    report = airflow_health.wait(prober, ["flower"], timeout=0, clock=clock, sleep=clock.sleep)
+    assert report["flower"] == {"unit": "airflow-flower", "healthy": False, "seen": "HTTP 401", "state": "active",
+                                "seconds": 0.0}
+
+
+def test_dag_check_reads_the_environment_files(tmp_path):
+    env = tmp_path / "cli.env"
+    env.write_text("# comment\nAIRFLOW_HOME='/var/lib/airflow'\nAIRFLOW__CORE__FERNET_KEY='a b=c'\n\nnot a var\n")
+    assert airflow_dags_check.read_environment([str(env)]) == {
+        "AIRFLOW_HOME": "/var/lib/airflow", "AIRFLOW__CORE__FERNET_KEY": "a b=c"}
+
+
+def test_dag_check_names_the_changed_python_files_without_packages_or_caches(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    for root in (old, new):
+        (root / "pkg" / "__pycache__").mkdir(parents=True)
+        (root / ".python" / "pyfiglet").mkdir(parents=True)
+        (root / "same.py").write_text("x = 1\n")
+    (old / "gone.py").write_text("")
+    (new / "pkg" / "added.py").write_text("")
+    (new / "pkg" / "__pycache__" / "added.cpython-311.py").write_text("")
+    (new / ".python" / "pyfiglet" / "__init__.py").write_text("")
+    (old / "edited.py").write_text("a = 1\n")
+    (new / "edited.py").write_text("a = 2\n")
+    changed = airflow_dags_check.changed_files(airflow_dags_check.python_files(str(new), ".python"),
+                                               airflow_dags_check.python_files(str(old), ".python"))
+    assert changed == ["edited.py", "gone.py", os.path.join("pkg", "added.py")]
+
+
+def test_dag_check_points_at_the_release_files_own_line():
+    release = "/srv/airflow/dags/releases/r-1"
+    trace = ('Traceback (most recent call last):\n  File "/srv/airflow/dags/releases/r-1/etl.py", line 7, in <module>\n'
+             '    import missing_mod\n  File "/opt/lib/x.py", line 99, in f\nModuleNotFoundError: No module named \'missing_mod\'\n')
+    assert airflow_dags_check.describe_error(release, "etl.py", trace) == {
+        "file": "etl.py", "line": 7, "error": "ModuleNotFoundError: No module named 'missing_mod'"}
+    syntax = '  File "/srv/airflow/dags/releases/r-1/b.py", line 3\n    def broken(:\n               ^\nSyntaxError: invalid syntax (b.py, line 3)'
+    assert airflow_dags_check.describe_error(release, "b.py", syntax)["line"] == 3
+
