@@ -13,6 +13,7 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs+=(python3 python3-venv)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
+command -v shellcheck >/dev/null 2>&1 || need_pkgs+=(shellcheck)  # ansible-test sanity
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "bootstrap: installing ${need_pkgs[*]}"
   "${sudo_cmd[@]}" apt-get update -qq

@@ -31,6 +31,9 @@ python tests/check_roles.py
 step "unit tests"
 python -m pytest -q tests/unit
 
+step "ansible-test sanity"
+tests/sanity.sh
+
 passed=0
 failed=0
 failed_names=()

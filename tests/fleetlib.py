@@ -14,14 +14,14 @@ import re
 import subprocess
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 import yaml
 
-from fleetapi import Api  # noqa: F401  (re-exported for the verifiers)
+# Re-exported for the verifiers.
+from fleetapi import Api  # noqa: F401  pylint: disable=unused-import
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[1]))
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
@@ -68,7 +68,8 @@ def world_readable_files_with_secrets(container: str) -> list[str]:
     put_file(container, "/root/.fleet-leakcheck", "\n".join(fleet_secrets().values()) + "\n", "0600")
     search = ("find / /run -xdev -type f -perm -004 -size -4M -print0 2>/dev/null"
               " | xargs -0 -r grep -lF -f /root/.fleet-leakcheck; rm -f /root/.fleet-leakcheck")
-    return subprocess.run(["docker", "exec", container, "sh", "-c", search], capture_output=True, text=True).stdout.split()
+    return subprocess.run(["docker", "exec", container, "sh", "-c", search], capture_output=True, text=True,
+                          check=False).stdout.split()
 
 
 def put_file(container: str, path: str, text: str, mode: str) -> None:
@@ -83,7 +84,7 @@ def put_file(container: str, path: str, text: str, mode: str) -> None:
 def command_lines(container: str) -> str:
     """Every process command line on a host, arguments separated by spaces."""
     return subprocess.run(["docker", "exec", container, "sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"],
-                          capture_output=True, text=True).stdout
+                          capture_output=True, text=True, check=False).stdout
 
 
 class CommandLineSampler:
@@ -185,7 +186,7 @@ def run_playbook(
     cmd = ["ansible-playbook", "-i", str(inventory or INVENTORY), target, *args]
     if extra_vars is not None:
         cmd += ["-e", json.dumps(extra_vars)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd, check=False)
     return PlaybookRun(proc.returncode, proc.stdout + proc.stderr)
 
 

@@ -1,5 +1,5 @@
 # Copyright: Fleetworks engineers
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0)
 """The options every module that calls the Airflow REST API shares."""
 
 

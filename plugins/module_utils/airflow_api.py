@@ -1,5 +1,5 @@
 # Copyright: Fleetworks engineers
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0)
 """The one client of the Airflow 3 REST API in this collection.
 
 It logs in (``POST /auth/token``), retries what is worth retrying (a refused
@@ -135,8 +135,8 @@ class AirflowApi:
         """Get a token for the user (a wrong password is an error naming the user, never the password)."""
         status, text = self._send("POST", "/auth/token", {"username": self.username, "password": self._password})
         if status not in (200, 201):
-            raise AirflowApiError("login to %s as %s failed: HTTP %s %s" % (self.base, self.username, status,
-                                                                         error_detail(text)), status)
+            message = "login to %s as %s failed: HTTP %s %s" % (self.base, self.username, status, error_detail(text))
+            raise AirflowApiError(message, status)
         self._token = json.loads(text)["access_token"]
         return self._token
 

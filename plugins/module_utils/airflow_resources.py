@@ -1,5 +1,5 @@
 # Copyright: Fleetworks engineers
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0)
 """Declarative present/absent for Airflow REST resources (connections, variables, pools, users).
 
 A resource is read by its id, compared field by field with what is wanted, and created,

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: Fleetworks engineers
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0)
 
 DOCUMENTATION = r"""
 module: airflow_connection
@@ -14,7 +14,7 @@ description:
   - The password travels inside the module's arguments only (never a command line or the environment) and is
     never logged.
 version_added: 0.1.0
-author: Fleetworks engineers
+author: Fleetworks engineers (@fleetworks)
 extends_documentation_fragment:
   - fleetworks.airflow.api
 options:
@@ -59,8 +59,10 @@ options:
     default: present
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
+    description: Reports the object before and after the change.
     support: full
     details: The password is shown masked.
 """

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: Fleetworks engineers
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0)
 
 DOCUMENTATION = r"""
 module: airflow_dags_check
@@ -15,7 +15,7 @@ description:
     as root, reads I(environment_files) (the host's Airflow environment), and parses in a child process that runs as
     I(run_as), so nothing the parse writes belongs to root.
 version_added: 0.1.0
-author: Fleetworks engineers
+author: Fleetworks engineers (@fleetworks)
 options:
   release:
     description: The release directory to check.
@@ -39,9 +39,11 @@ options:
     default: airflow
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
     details: It only reads.
   diff_mode:
+    description: Reports the object before and after the change.
     support: none
 """
 

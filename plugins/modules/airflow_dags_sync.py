@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: Fleetworks engineers
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0)
 
 DOCUMENTATION = r"""
 module: airflow_dags_sync
@@ -14,7 +14,7 @@ description:
   - Then waits until the REST API offers exactly I(dag_ids), each changed one freshly parsed, and until DAGs the
     release dropped are no longer offered.
 version_added: 0.1.0
-author: Fleetworks engineers
+author: Fleetworks engineers (@fleetworks)
 extends_documentation_fragment:
   - fleetworks.airflow.api
 options:
@@ -47,8 +47,10 @@ options:
     default: 0.25
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: none
   diff_mode:
+    description: Reports the object before and after the change.
     support: none
 """
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: Fleetworks engineers
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0)
 
 DOCUMENTATION = r"""
 module: airflow_health
@@ -15,7 +15,7 @@ description:
     reports, healthy or not, without failing (I(fail_unhealthy=false) does the same after a wait).
   - One call answers for all components of a host.
 version_added: 0.1.0
-author: Fleetworks engineers
+author: Fleetworks engineers (@fleetworks)
 options:
   components:
     description: The components to probe; each runs as the systemd unit C(airflow-<component with dashes>).
@@ -62,9 +62,11 @@ options:
     default: [/opt/airflow/bin/airflow-env]
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
     details: It only looks.
   diff_mode:
+    description: Reports the object before and after the change.
     support: none
 notes:
   - Runs with the host's own Python; the CLI probes run inside the Airflow virtualenv through I(cli_prefix).
@@ -102,9 +104,9 @@ import socket
 import time
 
 from urllib.error import HTTPError, URLError
-from urllib.request import Request, urlopen
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
 from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_api import basic_auth_header
 
 JOB_TYPES = {"dag_processor": "DagProcessorJob", "triggerer": "TriggererJob"}
@@ -116,11 +118,10 @@ def unit_of(component):
 
 def http(url, auth=None):
     """(status, body) of a GET; status 0 when nothing answered."""
-    request = Request(url)
-    if auth:
-        request.add_header("Authorization", basic_auth_header(auth))
+    headers = {"Authorization": basic_auth_header(auth)} if auth else {}
     try:
-        with urlopen(request, timeout=5) as response:
+        # The probes go to this host's own ports: never through a proxy.
+        with open_url(url, headers=headers, timeout=5, use_proxy=False) as response:
             return response.status, response.read().decode("utf-8", "replace")
     except HTTPError as error:
         return error.code, ""
@@ -217,9 +218,10 @@ def main():
     report = wait(Prober(module), params["components"], params["timeout"])
     unhealthy = sorted(name for name, entry in report.items() if not entry["healthy"])
     if unhealthy and params["fail_unhealthy"] and params["timeout"] > 0:
-        module.fail_json(msg="; ".join("%s on %s is not healthy: %s" % (report[name]["unit"], socket.gethostname(),
-                                                                         report[name]["seen"]) for name in unhealthy),
-                         components=report, unhealthy=unhealthy)
+        host = socket.gethostname()
+        message = "; ".join("%s on %s is not healthy: %s" % (report[name]["unit"], host, report[name]["seen"])
+                            for name in unhealthy)
+        module.fail_json(msg=message, components=report, unhealthy=unhealthy)
     module.exit_json(changed=False, components=report, unhealthy=unhealthy)
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: Fleetworks engineers
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0)
 
 DOCUMENTATION = r"""
 module: airflow_pool
@@ -9,7 +9,7 @@ description:
   - Creates, updates or deletes one Airflow pool (C(/api/v2/pools)), which limits how many task instances that name the pool
     may run at once across the whole fleet. Changes only what differs.
 version_added: 0.1.0
-author: Fleetworks engineers
+author: Fleetworks engineers (@fleetworks)
 extends_documentation_fragment:
   - fleetworks.airflow.api
 options:
@@ -34,8 +34,10 @@ options:
     default: present
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
+    description: Reports the object before and after the change.
     support: full
 """
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: Fleetworks engineers
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0)
 
 DOCUMENTATION = r"""
 module: airflow_user
@@ -11,7 +11,7 @@ description:
   - Changes only what differs. A password cannot be read back, so the module tries it, logging in as the user;
     the password is set only when that login fails (or with I(update_password=on_create), never for an existing user).
 version_added: 0.1.0
-author: Fleetworks engineers
+author: Fleetworks engineers (@fleetworks)
 extends_documentation_fragment:
   - fleetworks.airflow.api
 options:
@@ -47,8 +47,10 @@ options:
     default: present
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
+    description: Reports the object before and after the change.
     support: full
     details: The password is never shown, only whether it changes.
 """

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: Fleetworks engineers
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0)
 
 DOCUMENTATION = r"""
 module: airflow_variable
@@ -11,7 +11,7 @@ description:
     C(secret), C(api_key), ...), so the module compares values through a keyed digest kept at the end of the
     description (after C([managed by fleetworks.airflow)).
 version_added: 0.1.0
-author: Fleetworks engineers
+author: Fleetworks engineers (@fleetworks)
 extends_documentation_fragment:
   - fleetworks.airflow.api
 options:
@@ -39,8 +39,10 @@ notes:
   - Mark the task C(no_log) when the value is a secret; the module cannot know.
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
+    description: Reports the object before and after the change.
     support: full
 """
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Run the example pipeline once on the demo fleet, on the embedded orders CSV.
 
     PYTHONPATH=tests scripts/demo/pipeline_demo.py http://CONTROL:8080 ADMIN_PASSWORD_FILE http://AWS_STANDIN:5000 [CSV]

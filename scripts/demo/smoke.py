@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Run the fleet_smoke DAG once through the REST API and say which worker ran it.
 
     PYTHONPATH=tests scripts/demo/smoke.py http://CONTROL:8080 PATH_TO_ADMIN_PASSWORD_FILE

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Write the config schema of an Airflow release: the sections and keys it knows
 (core and the providers installed with the collection's extras), and the keys it
 renamed. The airflow role's preflight checks airflow_config_overrides against it.

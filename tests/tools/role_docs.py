@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Write each role's README.md from its meta/argument_specs.yml.
 
     tests/tools/role_docs.py          # rewrite the READMEs

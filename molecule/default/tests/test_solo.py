@@ -249,7 +249,8 @@ BAD_INPUTS = [
     ("missing-redis-password", {"airflow_redis_password": ""}, None, "airflow_redis_password is empty"),
     ("unknown-installer", {"airflow_installer": "conda"}, None, "airflow_installer must be one of: uv, pip"),
     ("worker-in-no-queue", {"airflow_worker_queues": []}, None, f"airflow_worker_queues on {HOST} must be a non-empty list"),
-    ("queue-name-with-spaces", {"airflow_worker_queues": ["high priority"]}, None, f"airflow_worker_queues on {HOST} must be a non-empty list of plain queue names"),
+    ("queue-name-with-spaces", {"airflow_worker_queues": ["high priority"]}, None,
+     f"airflow_worker_queues on {HOST} must be a non-empty list of plain queue names"),
     ("negative-concurrency", {"airflow_worker_concurrency": -3}, None, f"airflow_worker_concurrency on {HOST} must be a whole number"),
     ("zero-db-pool", {"airflow_db_pool_size": 0}, None, f"airflow_db_pool_size on {HOST} must be a whole number of at least 1"),
     ("port-out-of-range", {"airflow_api_port": 80800}, None, f"airflow_api_port on {HOST} must be a whole number from 1 to 65535"),
@@ -302,7 +303,7 @@ def refusals():
     yield seen
     if len(seen) == len(BAD_INPUTS):
         rows = ["| case | input | refused with | seconds |", "|---|---|---|---|"]
-        for case_id, extra_vars, change, _ in BAD_INPUTS:
+        for case_id, extra_vars, change, _expected in BAD_INPUTS:
             given = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in extra_vars.items())
             if change and "drop" in change:
                 given = ", ".join(f"{h} not in {g}" for g, h in change["drop"].items())

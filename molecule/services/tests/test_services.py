@@ -96,7 +96,7 @@ def test_redis_keeps_a_key_across_a_restart(client, db):
     pid_before = server.check_output("systemctl show -p MainPID --value redis-server")
     assert server.run("systemctl restart redis-server").rc == 0
     assert server.check_output("systemctl show -p MainPID --value redis-server") != pid_before
-    for _ in range(30):
+    for _attempt in range(30):
         got = client.run(f"{auth} redis-cli -h %s GET %s", db, key)
         if got.rc == 0 and "LOADING" not in got.stdout:
             break

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Check airflow_config_overrides against an Airflow release's own config schema.
 
 Runs on the controller (the airflow role's preflight), before any host changes:

@@ -101,7 +101,7 @@ def make_handler(fake):
             kind = parts[0]
             if kind not in COLLECTIONS:
                 return self.answer(404, {"detail": "no such endpoint"})
-            id_field, _ = COLLECTIONS[kind]
+            id_field = COLLECTIONS[kind][0]
             store = fake.store[kind]
             if len(parts) == 1 and method == "POST":
                 if body[id_field] in store:

@@ -146,4 +146,3 @@ def test_dag_check_points_at_the_release_files_own_line():
         "file": "etl.py", "line": 7, "error": "ModuleNotFoundError: No module named 'missing_mod'"}
     syntax = '  File "/srv/airflow/dags/releases/r-1/b.py", line 3\n    def broken(:\n               ^\nSyntaxError: invalid syntax (b.py, line 3)'
     assert airflow_dags_check.describe_error(release, "b.py", syntax)["line"] == 3
-

@@ -34,7 +34,7 @@ def test_a_changed_password_is_noticed_without_reading_it_back(airflow):
     fake, base = airflow
     conn = dict(conn_id="warehouse", conn_type="postgres", password="pw-1", digest_key="fernet")
     run_module(airflow_connection, args(base, **conn))
-    changed = run_module(airflow_connection, args(base, **dict(conn, password="pw-2")), diff=True)
+    changed = run_module(airflow_connection, args(base, **{**conn, "password": "pw-2"}), diff=True)
     assert changed["changed"] is True
     assert changed["differing"] == ["description"]
     assert fake.store["connections"]["warehouse"]["password"] == "pw-2"
@@ -78,7 +78,7 @@ def test_variables_compare_values_even_when_airflow_masks_them(airflow):
     assert run_module(airflow_variable, args(base, **var))["changed"] is True
     assert fake.store["variables"]["api_secret"]["value"] == "s3cr3t-1"
     assert run_module(airflow_variable, args(base, **var))["changed"] is False  # the stand-in answers "***"
-    assert run_module(airflow_variable, args(base, **dict(var, value="s3cr3t-2")))["changed"] is True
+    assert run_module(airflow_variable, args(base, **{**var, "value": "s3cr3t-2"}))["changed"] is True
     assert fake.store["variables"]["api_secret"]["value"] == "s3cr3t-2"
 
 
@@ -94,7 +94,7 @@ def test_a_pool_is_resized_only_when_its_size_differs(airflow):
     pool = dict(name="warehouse", slots=4, description="db connections")
     assert run_module(airflow_pool, args(base, **pool))["changed"] is True
     assert run_module(airflow_pool, args(base, **pool))["changed"] is False
-    resized = run_module(airflow_pool, args(base, **dict(pool, slots=8)), diff=True)
+    resized = run_module(airflow_pool, args(base, **{**pool, "slots": 8}), diff=True)
     assert resized["changed"] is True and resized["differing"] == ["slots"]
     assert (resized["diff"]["before"]["slots"], resized["diff"]["after"]["slots"]) == (4, 8)
     assert fake.store["pools"]["warehouse"]["slots"] == 8
@@ -124,13 +124,13 @@ def test_a_user_is_created_then_left_alone_with_its_password_tried_not_read(airf
 def test_a_users_roles_and_password_change_only_where_they_differ(airflow):
     fake, base = airflow
     run_module(airflow_user, args(base, **USER))
-    changed = run_module(airflow_user, args(base, **dict(USER, roles=["Op", "Viewer"], password="pw-two")), diff=True)
+    changed = run_module(airflow_user, args(base, **{**USER, "roles": ["Op", "Viewer"], "password": "pw-two"}), diff=True)
     assert changed["changed"] is True and changed["differing"] == ["roles", "password"]
     assert fake.patched_masks == [["password", "roles"]]
     assert fake.users["oncall"] == "pw-two"
     assert "pw-two" not in json.dumps(changed) and "pw-one" not in json.dumps(changed)
-    kept = run_module(airflow_user, args(base, **dict(USER, roles=["Op", "Viewer"], password="pw-three",
-                                                       update_password="on_create")))
+    kept = run_module(airflow_user, args(base, **{**USER, "roles": ["Op", "Viewer"], "password": "pw-three",
+                                                  "update_password": "on_create"}))
     assert kept["changed"] is False and fake.users["oncall"] == "pw-two"
 
 

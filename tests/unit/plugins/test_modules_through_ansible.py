@@ -41,7 +41,7 @@ def test_a_playbook_calls_the_modules_by_fqcn_with_the_api_group_defaults(airflo
                ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_NOCOLOR="1")
     run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-vvv",
                           str(tmp_path / "play.yml"), "-e", f"ansible_python_interpreter={sys.executable}"],
-                         capture_output=True, text=True, env=env, timeout=120)
+                         capture_output=True, text=True, env=env, timeout=120, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert fake.store["pools"]["etl"]["slots"] == 3
     assert fake.store["variables"]["bucket"]["value"] == "s3://in"
