@@ -27,6 +27,10 @@ class Api(airflow_api.AirflowApi):
     def token(self) -> str:
         return self._token
 
+    def get(self, path: str, params: dict | None = None, missing_ok: bool = False, **query):
+        """GET with the query given as a dict and/or as keywords (api.get(path, limit=50))."""
+        return super().get(path, params={**(params or {}), **query} or None, missing_ok=missing_ok)
+
     def wait_dag(self, dag_id: str, timeout: float = 180) -> float:
         """Wait until the DAG is parsed and offered; unpause it; return the seconds waited."""
         start = time.monotonic()

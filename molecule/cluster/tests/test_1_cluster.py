@@ -124,6 +124,29 @@ def test_workers_hold_only_the_secrets_they_need(hosts, name):
     assert "FERNET_KEY" not in files
 
 
+@pytest.mark.parametrize("name", WORKERS)
+def test_the_db_host_refuses_workers_even_with_the_password(hosts, name):
+    """Workers never use the metadata DB in Airflow 3, so pg_hba.conf has no line for them: a login
+    from a worker with the right password is refused by the DB host's rules, not by the password."""
+    probe = (
+        "import os, psycopg2\n"
+        "try:\n"
+        "    psycopg2.connect(host='af-data', dbname='airflow', user='airflow', password=os.environ['PW'],\n"
+        "                     connect_timeout=10)\n"
+        "    print('connected')\n"
+        "except psycopg2.OperationalError as error:\n"
+        "    print(error)\n"
+    )
+    fleetlib.put_file(name, "/tmp/db_probe.py", probe, "0600")
+    fleetlib.put_file(name, "/tmp/db_probe.env", f"PW={fleetlib.secret('db_password')}\n", "0600")
+    out = hosts[name].run("set -a; . /tmp/db_probe.env; /opt/airflow/venv/bin/python /tmp/db_probe.py; "
+                          "rm -f /tmp/db_probe.py /tmp/db_probe.env").stdout
+    assert "no pg_hba.conf entry for host" in out, out
+    hba = hosts["af-data"].run("cat /etc/postgresql/*/main/pg_hba.conf").stdout
+    assert "# af-ctl1" in hba and "# af-ctl2" in hba
+    assert "# af-wk" not in hba
+
+
 def test_jwt_secret_only_on_api_and_scheduler_hosts(hosts):
     jwt = fleetlib.secret("jwt_secret")
     for name, host in hosts.items():
