@@ -121,8 +121,8 @@ def sync(api, want, changed_files, switched_at, timeout, reserialize, poll=0.25,
         except AirflowApiError as error:
             if error.status != 404:  # 404: the file no longer holds a DAG
                 raise
-    if not requested and want and reserialize is not None:
-        reserialize()
+    if not before and want and reserialize is not None:
+        reserialize()  # a new fleet: no file to ask a re-parse of
     deadline = clock() + timeout
     visible_at = None
     while True:

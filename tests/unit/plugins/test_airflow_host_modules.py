@@ -72,6 +72,16 @@ def test_sync_parses_the_folder_when_no_dag_is_known_yet(airflow):
     assert ok and ran == [True] and result["reparse_requests"] == 0
 
 
+def test_sync_of_a_release_the_api_already_offers_parses_nothing(airflow):
+    fake, base = airflow
+    fake.dags = {"a": dag("a", "a.py")}
+    ran = []
+    api = AirflowApi(base, "admin", "right-password", sleep=lambda s: None)
+    ok, result = airflow_dags_sync.sync(api, {"a"}, [], switched_at=0, timeout=5, reserialize=lambda: ran.append(1),
+                                        sleep=lambda s: None)
+    assert ok and ran == [] and fake.reparsed == [] and result["reparse_requests"] == 0
+
+
 def test_a_removed_file_answers_404_and_is_no_error():
     tokens, changed = airflow_dags_sync.reparse_tokens({"a": dag("a", "a.py")}, ["new.py"])
     assert tokens == ["tok-a.py"] and changed == set()  # only new files: one unchanged file forces the refresh

@@ -1,0 +1,137 @@
+"""Scale out and in by inventory, on the running fleet.
+
+A host in no fleet group (af-wk3) becomes a worker with `site.yml --limit af-wk3`: it serves
+the DAG release the user rolled out (not a default source) and runs that release's task on
+its own queue, and no unit on any other host restarts. A full `site.yml` afterwards changes
+nothing elsewhere and switches no DAG release. Taking Flower away from af-wk3 stops,
+disables and removes that unit, and leaves its worker running."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+import fleetlib
+
+NEW = "af-wk3"
+OTHERS = ["af-data", "af-ctl1", "af-ctl2", "af-wk1", "af-wk2"]
+DAG_HOSTS = ["af-ctl1", "af-ctl2", "af-wk1", "af-wk2"]
+USER_DAG = '''"""A DAG only the user's release has: its task runs on the new worker's own queue."""
+
+import socket
+
+import pendulum
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="user_scale_probe", schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz="UTC"), catchup=False)
+def user_scale_probe():
+    @task(queue="scale_probe")
+    def where() -> str:
+        return socket.gethostname()
+
+    where()
+
+
+user_scale_probe()
+'''
+
+
+def unit_starts(name: str) -> dict[str, str]:
+    """When each Airflow, PostgreSQL and Redis unit on a host last entered the active state."""
+    script = ("systemctl show --property=Id,ActiveEnterTimestampMonotonic,ActiveState "
+              "$(systemctl list-units --all --plain --no-legend 'airflow-*' 'postgresql*' 'redis*' | awk '{print $1}')")
+    out = subprocess.run(["docker", "exec", name, "sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    units = {}
+    for block in out.strip().split("\n\n"):
+        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        units[fields["Id"]] = f"{fields['ActiveState']}@{fields['ActiveEnterTimestampMonotonic']}"
+    return units
+
+
+def served_release(name: str) -> str:
+    return subprocess.run(["docker", "exec", name, "readlink", "/srv/airflow/dags/current"], capture_output=True,
+                          text=True, check=True).stdout.strip().rsplit("/", 1)[-1]
+
+
+def inventory_with(tmp_path, groups: dict[str, list[str]]):
+    """The scenario's inventory with the new host added to some groups (its own queue as host_vars)."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(fleetlib.INVENTORY / "group_vars", inventory / "group_vars")
+    data = yaml.safe_load((fleetlib.INVENTORY / "ansible_inventory.yml").read_text())
+    for group in groups.get(NEW, []):
+        data.setdefault(group, {"hosts": {}}).setdefault("hosts", {})[NEW] = {"ansible_connection": "community.docker.docker"}
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(data))
+    (inventory / "host_vars").mkdir()
+    (inventory / "host_vars" / f"{NEW}.yml").write_text("airflow_worker_queues: [default, scale_probe]\n")
+    return inventory
+
+
+@pytest.fixture(scope="module")
+def api():
+    return fleetlib.Api(f"http://{fleetlib.container_ip('af-ctl1')}:8080", fleetlib.secret("admin_password"))
+
+
+@pytest.fixture(scope="module")
+def user_release(tmp_path_factory):
+    """The user rolls out their own DAGs (the repository's plus one) with dags.yml -e."""
+    source = tmp_path_factory.mktemp("user") / "dags"
+    shutil.copytree(fleetlib.PROJECT / "dags", source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (source / "user_scale_probe.py").write_text(USER_DAG)
+    run = fleetlib.run_playbook("dags.yml", extra_vars={"airflow_dags_source": str(source)}, timeout=900)
+    assert run.rc == 0, run.output[-3000:]
+    releases = {name: served_release(name) for name in DAG_HOSTS}
+    assert len(set(releases.values())) == 1, releases
+    return releases["af-ctl1"]
+
+
+@pytest.fixture(scope="module")
+def joined(tmp_path_factory, user_release):
+    """af-wk3 brought into service as a worker (and a second Flower) with --limit: neither uses the DB,
+    so the DB host's access rules need no change and it stays out of the run."""
+    before = {name: unit_starts(name) for name in OTHERS}
+    inventory = inventory_with(tmp_path_factory.mktemp("join"), {NEW: ["airflow_workers", "airflow_flower"]})
+    run = fleetlib.run_playbook("site.yml", "--limit", NEW, inventory=inventory, timeout=1800)
+    assert run.rc == 0, run.output[-4000:]
+    return inventory, before, run
+
+
+def test_a_limited_run_brings_a_new_worker_into_service_and_restarts_nothing_else(joined, user_release, api):
+    inventory, before, run = joined
+    assert set(run.recap()) == {NEW}, run.recap()  # no other host was even in the run's recap
+    assert {name: unit_starts(name) for name in OTHERS} == before
+    assert served_release(NEW) == user_release
+    # The task of a DAG only the user's release has, on the queue only the new worker consumes.
+    api.wait_dag("user_scale_probe")
+    run_id = api.trigger("user_scale_probe")
+    assert api.wait_run("user_scale_probe", run_id) == "success"
+    assert api.xcom("user_scale_probe", run_id, "where") == NEW
+
+
+def test_a_full_run_afterwards_changes_nothing_elsewhere_and_switches_no_release(joined, user_release):
+    inventory, before, _run = joined
+    run = fleetlib.run_playbook("site.yml", inventory=inventory, timeout=1800)
+    assert run.rc == 0, run.output[-4000:]
+    changed = {host: counters.get("changed", 0) for host, counters in run.recap().items() if counters.get("changed")}
+    assert changed == {}, (changed, run.changed_tasks())
+    assert {name: unit_starts(name) for name in OTHERS} == before
+    assert {name: served_release(name) for name in DAG_HOSTS + [NEW]} == {name: user_release for name in DAG_HOSTS + [NEW]}
+
+
+def test_a_component_taken_out_of_a_hosts_groups_stops_for_good(tmp_path, joined):
+    assert unit_starts(NEW)["airflow-flower.service"].startswith("active@")
+    worker_before = unit_starts(NEW)["airflow-worker.service"]
+    inventory = inventory_with(tmp_path, {NEW: ["airflow_workers"]})
+    run = fleetlib.run_playbook("site.yml", "--limit", NEW, inventory=inventory, timeout=900)
+    assert run.rc == 0, run.output[-4000:]
+    state = subprocess.run(["docker", "exec", NEW, "systemctl", "show", "--property=LoadState,ActiveState,UnitFileState",
+                            "airflow-flower"], capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(state) == ["ActiveState=inactive", "LoadState=not-found", "UnitFileState="], state
+    left = subprocess.run(["docker", "exec", NEW, "sh", "-c", "ls /etc/systemd/system/airflow-flower.service "
+                           "/etc/airflow/env/flower.env /etc/airflow/stamps/airflow-flower 2>/dev/null"],
+                          capture_output=True, text=True, check=False).stdout
+    assert left == "", left
+    assert unit_starts(NEW)["airflow-worker.service"] == worker_before
