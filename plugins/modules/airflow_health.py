@@ -59,7 +59,7 @@ options:
         commands run behind it (the roles install C(airflow-env)).
     type: list
     elements: str
-    default: [/opt/airflow/bin/airflow-env]
+    default: [/usr/local/sbin/airflow-env]
 attributes:
   check_mode:
     description: Can run in check mode and report what would change without changing it.
@@ -210,7 +210,7 @@ def main():
             flower_basic_auth=dict(type="str", no_log=True),
             celery_hostname=dict(type="str"),
             celery_app=dict(type="str", default="airflow.providers.celery.executors.celery_executor.app"),
-            cli_prefix=dict(type="list", elements="str", default=["/opt/airflow/bin/airflow-env"]),
+            cli_prefix=dict(type="list", elements="str", default=["/usr/local/sbin/airflow-env"]),
         ),
         supports_check_mode=True,
     )

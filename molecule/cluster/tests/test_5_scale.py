@@ -4,7 +4,8 @@ A host in no fleet group (af-wk3) becomes a worker with `site.yml --limit af-wk3
 the DAG release the user rolled out (not a default source) and runs that release's task on
 its own queue, and no unit on any other host restarts. A full `site.yml` afterwards changes
 nothing elsewhere and switches no DAG release. Taking Flower away from af-wk3 stops,
-disables and removes that unit, and leaves its worker running."""
+disables and removes that unit, and leaves its worker running. Retiring the worker lets the
+task it runs finish, then leaves no Airflow unit on the host."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ DAG_HOSTS = ["af-ctl1", "af-ctl2", "af-wk1", "af-wk2"]
 USER_DAG = '''"""A DAG only the user's release has: its task runs on the new worker's own queue."""
 
 import socket
+import time
 
 import pendulum
 from airflow.sdk import dag, task
@@ -30,7 +32,8 @@ from airflow.sdk import dag, task
 @dag(dag_id="user_scale_probe", schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz="UTC"), catchup=False)
 def user_scale_probe():
     @task(queue="scale_probe")
-    def where() -> str:
+    def where(**context) -> str:
+        time.sleep(int((context["dag_run"].conf or {}).get("sleep_seconds", 0)))
         return socket.gethostname()
 
     where()
@@ -135,3 +138,28 @@ def test_a_component_taken_out_of_a_hosts_groups_stops_for_good(tmp_path, joined
                           capture_output=True, text=True, check=False).stdout
     assert left == "", left
     assert unit_starts(NEW)["airflow-worker.service"] == worker_before
+
+
+def test_retire_without_naming_the_workers_is_refused_in_seconds(tmp_path, joined):
+    before = {name: unit_starts(name) for name in OTHERS + [NEW]}
+    run = fleetlib.run_playbook("retire.yml", inventory=inventory_with(tmp_path, {NEW: ["airflow_workers"]}), timeout=300)
+    assert run.rc != 0
+    assert "Name the workers to retire with --limit" in run.output, run.output[-2000:]
+    assert {name: unit_starts(name) for name in OTHERS + [NEW]} == before
+
+
+def test_retiring_a_worker_lets_its_running_task_finish_then_removes_it(tmp_path, joined, api):
+    run_id = api.trigger("user_scale_probe", conf={"sleep_seconds": 45})
+    api.wait_task_state("user_scale_probe", run_id, "where", "running", timeout=180)
+    before = {name: unit_starts(name) for name in OTHERS}
+    inventory = inventory_with(tmp_path, {NEW: ["airflow_workers"]})
+    run = fleetlib.run_playbook("retire.yml", "--limit", NEW, inventory=inventory, timeout=900)
+    assert run.rc == 0, run.output[-4000:]
+    # The retire waited for the task: it had finished, on the retired worker, when the run ended.
+    assert api.run_state("user_scale_probe", run_id) == "success"
+    assert api.xcom("user_scale_probe", run_id, "where") == NEW
+    assert not [unit for unit in unit_starts(NEW) if unit.startswith("airflow-")], unit_starts(NEW)
+    left = subprocess.run(["docker", "exec", NEW, "sh", "-c", "ls /etc/systemd/system/airflow-* /etc/airflow/env 2>/dev/null"],
+                          capture_output=True, text=True, check=False).stdout
+    assert left == "", left
+    assert {name: unit_starts(name) for name in OTHERS} == before
