@@ -137,10 +137,11 @@ def test_the_db_host_refuses_workers_even_with_the_password(hosts, name):
         "except psycopg2.OperationalError as error:\n"
         "    print(error)\n"
     )
-    fleetlib.put_file(name, "/tmp/db_probe.py", probe, "0600")
-    fleetlib.put_file(name, "/tmp/db_probe.env", f"PW={fleetlib.secret('db_password')}\n", "0600")
-    out = hosts[name].run("set -a; . /tmp/db_probe.env; /opt/airflow/venv/bin/python /tmp/db_probe.py; "
-                          "rm -f /tmp/db_probe.py /tmp/db_probe.env").stdout
+    # Not /tmp: on Debian 13 it is a tmpfs over what docker cp writes.
+    fleetlib.put_file(name, "/root/db_probe.py", probe, "0600")
+    fleetlib.put_file(name, "/root/db_probe.env", f"PW={fleetlib.secret('db_password')}\n", "0600")
+    out = hosts[name].run("set -a; . /root/db_probe.env; /opt/airflow/venv/bin/python /root/db_probe.py; "
+                          "rm -f /root/db_probe.py /root/db_probe.env").stdout
     assert "no pg_hba.conf entry for host" in out, out
     hba = hosts["af-data"].run("cat /etc/postgresql/*/main/pg_hba.conf").stdout
     assert "# af-ctl1" in hba and "# af-ctl2" in hba

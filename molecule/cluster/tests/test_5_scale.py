@@ -45,11 +45,11 @@ user_scale_probe()
 
 def unit_starts(name: str) -> dict[str, str]:
     """When each Airflow, PostgreSQL and Redis unit on a host last entered the active state."""
-    script = ("systemctl show --property=Id,ActiveEnterTimestampMonotonic,ActiveState "
-              "$(systemctl list-units --all --plain --no-legend 'airflow-*' 'postgresql*' 'redis*' | awk '{print $1}')")
+    script = ("units=$(systemctl list-units --all --plain --no-legend 'airflow-*' 'postgresql*' 'redis*' | awk '{print $1}'); "
+              "[ -z \"$units\" ] || systemctl show --property=Id,ActiveEnterTimestampMonotonic,ActiveState $units")
     out = subprocess.run(["docker", "exec", name, "sh", "-c", script], capture_output=True, text=True, check=True).stdout
     units = {}
-    for block in out.strip().split("\n\n"):
+    for block in out.strip().split("\n\n") if out.strip() else []:
         fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
         units[fields["Id"]] = f"{fields['ActiveState']}@{fields['ActiveEnterTimestampMonotonic']}"
     return units
