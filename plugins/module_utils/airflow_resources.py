@@ -36,19 +36,17 @@ def unmarked(description):
 
 
 class Resource:
-    """One kind of resource under ``collection`` (``/api/v2/pools``), keyed by ``id_field``.
+    """One kind of resource under ``collection`` (``/api/v2/pools``), each at ``<collection>/<id>``.
 
     ``compared`` are the fields whose stored values must equal the wanted ones; every
     other wanted field is written but only compared through the description's digest.
     """
 
-    def __init__(self, api, collection, id_field, compared, hidden=(), update_method="PATCH"):
+    def __init__(self, api, collection, compared, hidden=()):
         self.api = api
         self.collection = collection
-        self.id_field = id_field
         self.compared = tuple(compared)
         self.hidden = tuple(hidden)
-        self.update_method = update_method
 
     def path(self, resource_id):
         return "%s/%s" % (self.collection, quote_id(resource_id))
@@ -84,16 +82,15 @@ class Resource:
         if not differing:
             return False, self.shown(current), self.shown(current), []
         if not check_mode:
-            if self.update_method == "PUT":
-                self.api.request("PUT", self.path(resource_id), body=wanted)
-            else:
-                self.api.patch(self.path(resource_id), wanted)
+            self.api.patch(self.path(resource_id), wanted)
         after = dict(current, **wanted)
         return True, self.shown(current), self.shown(after), differing
 
 
-def run_resource_module(module, build):
-    """The shared body of the declarative modules: ``build(api)`` returns (resource, id, wanted)."""
+def run_resource_module(module, build, returned):
+    """The shared body of the declarative modules: ``build(api)`` returns (resource, id, wanted); the
+    module exits with changed, differing, the diff (in diff mode) and, when present, the stored
+    resource as ``returned`` (hidden fields masked)."""
     api = AirflowApi.from_module(module)
     try:
         resource, resource_id, wanted = build(api)
@@ -104,4 +101,6 @@ def run_resource_module(module, build):
     result = dict(changed=changed, differing=differing)
     if module._diff:
         result["diff"] = dict(before=before, after=after)
-    return result, after
+    if module.params["state"] == "present":
+        result[returned] = after
+    module.exit_json(**result)

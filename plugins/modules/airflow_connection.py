@@ -138,15 +138,12 @@ def main():
 
     def build(api):
         # Non-secret fields are compared as stored; the description's digest covers the rest.
-        resource = Resource(api, "/api/v2/connections", "connection_id",
+        resource = Resource(api, "/api/v2/connections",
                             compared=("conn_type", "host", "login", "schema", "port", "description"),
                             hidden=("password", "extra"))
         return resource, params["conn_id"], wanted_connection(params, params["digest_key"] or params["api_password"])
 
-    result, after = run_resource_module(module, build)
-    if params["state"] == "present":
-        result["connection"] = after
-    module.exit_json(**result)
+    run_resource_module(module, build, "connection")
 
 
 if __name__ == "__main__":

@@ -84,13 +84,10 @@ def main():
     def build(api):
         wanted = dict(name=params["name"], slots=params["slots"], description=params["description"],
                       include_deferred=params["include_deferred"])
-        resource = Resource(api, "/api/v2/pools", "name", compared=("slots", "description", "include_deferred"))
+        resource = Resource(api, "/api/v2/pools", compared=("slots", "description", "include_deferred"))
         return resource, params["name"], wanted
 
-    result, after = run_resource_module(module, build)
-    if params["state"] == "present":
-        result["pool"] = after
-    module.exit_json(**result)
+    run_resource_module(module, build, "pool")
 
 
 if __name__ == "__main__":

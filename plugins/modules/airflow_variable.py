@@ -102,12 +102,9 @@ def main():
         key = params["digest_key"] or params["api_password"]
         wanted = dict(key=params["key"], value=value,
                       description=marked(params.get("description") or "", key, {"value": value}))
-        return Resource(api, "/api/v2/variables", "key", compared=("description",)), params["key"], wanted
+        return Resource(api, "/api/v2/variables", compared=("description",)), params["key"], wanted
 
-    result, after = run_resource_module(module, build)
-    if params["state"] == "present":
-        result["variable"] = after
-    module.exit_json(**result)
+    run_resource_module(module, build, "variable")
 
 
 if __name__ == "__main__":
