@@ -20,8 +20,8 @@ step "images"
 images/build.sh
 
 step "lint"
-# Molecule installs a built copy of this collection into ~/.ansible/collections, which Ansible
-# (and ansible-lint) search before the checkout: drop a copy an earlier run left, so this tree is what is linted.
+# A built copy of this collection left in ~/.ansible/collections (by ansible-galaxy, or an older
+# Molecule prerun) is searched before the checkout's link: drop it, so this tree is what is linted.
 stale="$HOME/.ansible/collections/ansible_collections/fleetworks/airflow"
 if [ -f "$stale/MANIFEST.json" ] && [ ! -L "$stale" ]; then rm -rf "$stale"; fi
 yamllint --strict .
