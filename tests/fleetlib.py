@@ -161,10 +161,8 @@ class PlaybookRun:
         return names
 
 
-def run_playbook(
-    playbook: str, *args: str, extra_vars: dict | None = None, timeout: int = 1500, inventory: Path | None = None
-) -> PlaybookRun:
-    """ansible-playbook against the scenario's inventory (or another), as a user runs it.
+def _playbook_command(playbook: str, args: tuple[str, ...], extra_vars: dict | None, inventory: Path | None):
+    """ansible-playbook's command line, environment and directory, as a user runs it.
 
     Scenarios that set FLEET_RUN_INSTALLED run the installed collection's playbook by its FQCN
     from an unrelated directory, with Ansible's defaults (no ansible.cfg, no roles path): the
@@ -186,8 +184,37 @@ def run_playbook(
     cmd = ["ansible-playbook", "-i", str(inventory or INVENTORY), target, *args]
     if extra_vars is not None:
         cmd += ["-e", json.dumps(extra_vars)]
+    return cmd, env, cwd
+
+
+def run_playbook(
+    playbook: str, *args: str, extra_vars: dict | None = None, timeout: int = 1500, inventory: Path | None = None
+) -> PlaybookRun:
+    """ansible-playbook against the scenario's inventory (or another), as a user runs it."""
+    cmd, env, cwd = _playbook_command(playbook, args, extra_vars, inventory)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd, check=False)
     return PlaybookRun(proc.returncode, proc.stdout + proc.stderr)
+
+
+class BackgroundPlaybook:
+    """run_playbook in the background, for what a test does while the run goes on."""
+
+    def __init__(self, playbook: str, *args: str, extra_vars: dict | None = None, inventory: Path | None = None):
+        cmd, env, cwd = _playbook_command(playbook, args, extra_vars, inventory)
+        self._log = tempfile.TemporaryFile(mode="w+")
+        self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd)
+
+    def running(self) -> bool:
+        return self._proc.poll() is None
+
+    def wait(self, timeout: int = 1800) -> PlaybookRun:
+        try:
+            rc = self._proc.wait(timeout=timeout)
+        finally:
+            if self._proc.poll() is None:
+                self._proc.kill()
+        self._log.seek(0)
+        return PlaybookRun(rc, self._log.read())
 
 
 def flower_workers(base_url: str, auth: tuple[str, str] | None) -> requests.Response:
