@@ -253,6 +253,8 @@ BAD_INPUTS = [
      f"airflow_worker_queues on {HOST} must be a non-empty list of plain queue names"),
     ("negative-concurrency", {"airflow_worker_concurrency": -3}, None, f"airflow_worker_concurrency on {HOST} must be a whole number"),
     ("zero-db-pool", {"airflow_db_pool_size": 0}, None, f"airflow_db_pool_size on {HOST} must be a whole number of at least 1"),
+    ("heartbeat-timeout-too-short", {"airflow_task_heartbeat_timeout": 5}, None,
+     f"airflow_task_heartbeat_timeout on {HOST} must be a whole number of at least 20"),
     ("port-out-of-range", {"airflow_api_port": 80800}, None, f"airflow_api_port on {HOST} must be a whole number from 1 to 65535"),
     ("one-dag-release-kept", {"airflow_dags_keep_releases": 1}, None, f"airflow_dags_keep_releases on {HOST} must be at least 2"),
     ("stop-timeout-below-task-timeout", {"airflow_worker_stop_timeout": 60, "airflow_config_overrides": TASK_TIMEOUT}, None,
