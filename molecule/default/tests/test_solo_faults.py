@@ -7,7 +7,8 @@ the time from the fault to recovery. The table of outcomes is written to docs/fa
 - kill -9 of the scheduler and of the DAG processor: systemd brings each back, runs complete.
 - Redis restarted with tasks queued and no worker consuming: nothing queued is lost (append-only
   persistence), the worker reconnects by itself and runs them.
-- PostgreSQL restarted: every component recovers without a manual step."""
+- PostgreSQL restarted: every component recovers without a manual step.
+And the housekeeping that keeps disks from filling: old logs and metadata rows go, recent ones stay."""
 
 from __future__ import annotations
 
@@ -174,3 +175,26 @@ def test_every_component_recovers_from_a_postgresql_restart(host, api, outcomes)
         "the run in flight and a new one succeeded; " +
         (f"restarted by systemd: {', '.join(restarted)}" if restarted else "no component needed a restart"),
         "fault to both runs success", time.monotonic() - fault)
+
+
+def test_old_logs_and_metadata_go_and_recent_ones_stay(host, api):
+    """The housekeeping timers' jobs, run now: a log file not written for 40 days goes, a fresh
+    one stays; a DAG run aged 200 days in the DB goes (airflow db clean), a recent one stays."""
+    logs = "/var/log/airflow/dag_id=fleet_smoke/run_id=housekeeping_probe/task_id=report_worker"
+    host.run_expect([0], f"install -d -o airflow -g airflow {logs} && "
+                         f"runuser -u airflow -- touch -d '40 days ago' {logs}/attempt=1.log && "
+                         f"runuser -u airflow -- touch {logs}/attempt=2.log")
+    aged, recent = api.trigger("fleet_smoke"), api.trigger("fleet_smoke")
+    for run_id in (aged, recent):
+        succeeded(api, run_id)
+    host.run_expect([0], "runuser -u postgres -- psql -d airflow -v ON_ERROR_STOP=1 -c "
+                         f"\"UPDATE dag_run SET start_date = start_date - interval '200 days' WHERE run_id = '{aged}'\"")
+    for timer in ("airflow-log-cleanup", "airflow-db-clean"):
+        assert host.service(f"{timer}.timer").is_enabled and host.service(f"{timer}.timer").is_running, timer
+        host.run_expect([0], f"systemctl start {timer}.service")  # a oneshot: returns when the job is done
+    assert not host.file(f"{logs}/attempt=1.log").exists
+    assert host.file(f"{logs}/attempt=2.log").exists
+    assert api.get(f"/api/v2/dags/fleet_smoke/dagRuns/{aged}", missing_ok=True) is None
+    assert api.get(f"/api/v2/dags/fleet_smoke/dagRuns/{recent}")["state"] == "success"
+    # The journal is bounded: journald reads the collection's limit.
+    assert "SystemMaxUse=1G" in host.check_output("systemd-analyze cat-config systemd/journald.conf")
