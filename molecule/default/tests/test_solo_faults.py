@@ -199,5 +199,5 @@ def test_old_logs_and_metadata_go_and_recent_ones_stay(host, api):
     # The journal is bounded: journald reads the collection's limit.
     assert "SystemMaxUse=1G" in host.check_output("systemd-analyze cat-config systemd/journald.conf")
     # PostgreSQL's own log file is rotated (logrotate's dry run lists it) by a daily timer.
-    assert "/var/log/postgresql/" in host.run_expect([0], "logrotate --debug /etc/logrotate.conf").stderr
+    assert "/var/log/postgresql/" in host.run_expect([0], "logrotate --debug /etc/logrotate.conf 2>&1").stdout
     assert host.service("logrotate.timer").is_enabled
