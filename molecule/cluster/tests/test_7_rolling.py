@@ -1,6 +1,6 @@
 """Rolling, drain-safe change and an upgrade of the running fleet.
 
-A config change that every component reads restarts each of them once, in batches: no two
+A config change that every component reads restarts each of them, in batches: no two
 API servers (or workers, or schedulers) are down at the same time, a task that runs when the
 change starts finishes on its first try (its worker warm-stops), and a DAG triggered while
 the restarts go on runs too.
@@ -106,7 +106,7 @@ def rolled():
     return before, fleet_units(), (api, long_run), during, result
 
 
-def test_a_config_change_restarts_every_component_once(rolled):
+def test_a_config_change_restarts_every_component(rolled):
     before, after, *_ = rolled
     for key, props in after.items():
         assert props["ActiveState"] == "active", (key, props)
