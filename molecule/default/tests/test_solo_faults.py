@@ -5,6 +5,8 @@ the time from the fault to recovery. The table of outcomes is written to docs/fa
   back, the scheduler notices the lost heartbeat (airflow_task_heartbeat_timeout) and the task
   runs again after its retry delay, then succeeds: the bound is 2 minutes from fault to rerun.
 - kill -9 of the scheduler and of the DAG processor: systemd brings each back, runs complete.
+- kill -9 of the triggerer with a task deferred to it: the restarted triggerer takes the trigger
+  over, the task resumes and the run completes.
 - Redis restarted with tasks queued and no worker consuming: nothing queued is lost (append-only
   persistence), the worker reconnects by itself and runs them.
 - PostgreSQL restarted: every component recovers without a manual step.
@@ -26,7 +28,7 @@ RECOVERY_BOUND = 120  # seconds from a killed worker to its task running again
 COMPONENTS = ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
               "airflow-worker", "airflow-flower"]
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
-FAULTS = ["worker-kill", "scheduler-kill", "dag-processor-kill", "redis-restart", "postgresql-restart"]
+FAULTS = ["worker-kill", "scheduler-kill", "dag-processor-kill", "triggerer-kill", "redis-restart", "postgresql-restart"]
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +122,19 @@ def test_a_killed_control_component_comes_back_and_runs_complete(host, api, outc
     wait_until(f"{unit} healthy", lambda: api.get("/api/v2/monitor/health")[key]["status"] == "healthy", every=2)
     outcomes[fault] = (f"systemd ran it again after {back:.0f} s; the run in flight succeeded on its first try",
                        "fault to run success", time.monotonic() - fault_at)
+
+
+def test_a_deferred_task_survives_a_killed_triggerer(host, api, outcomes):
+    api.wait_dag("fleet_deferred")
+    run_id = api.trigger("fleet_deferred", conf={"wait_seconds": 15})
+    api.wait_task_state("fleet_deferred", run_id, "wait", "deferred", timeout=120)
+    fault = time.monotonic()
+    back = kill_and_wait_back(host, "airflow-triggerer")
+    assert api.wait_run("fleet_deferred", run_id, timeout=300) == "success", api.task_instances("fleet_deferred", run_id)
+    assert api.xcom("fleet_deferred", run_id, "report_worker") == HOST
+    outcomes["triggerer-kill"] = (f"systemd ran it again after {back:.0f} s; the deferred task was taken over, "
+                                  "resumed on the worker and the run succeeded", "fault to run success",
+                                  time.monotonic() - fault)
 
 
 def consumes(host, worker: str) -> bool:
