@@ -18,6 +18,7 @@ import time
 import pytest
 import yaml
 
+import aws_standin
 import fleetlib
 
 API_SERVERS = ["af-ctl1", "af-ctl2"]
@@ -178,3 +179,14 @@ def test_every_component_runs_the_new_release(upgraded):
         out = subprocess.run(["docker", "exec", host, "/usr/local/sbin/airflow", "version"],
                              capture_output=True, text=True, check=True).stdout
         assert out.strip().splitlines()[-1] == NEW_VERSION
+
+
+def test_task_logs_land_in_the_s3_log_bucket_on_the_new_release(upgraded):
+    """Remote logging (molecule.yml: aws_logs, s3://fleet-task-logs/cluster). Checked on the
+    upgraded fleet: in this scenario Airflow 3.2.2's workers (amazon provider 9.29) failed every upload
+    with botocore's NoCredentialsError (cause not analysed; README: known limitations), 3.3 uploads."""
+    api, run_id = trigger_anywhere("fleet_smoke")
+    succeeded_first_try(api, run_id)
+    endpoint = f"http://{fleetlib.container_ip('af-data')}:5000"
+    keys = aws_standin.log_objects(endpoint, "fleet-task-logs", prefix="cluster/dag_id=fleet_smoke/")
+    assert any(f"run_id={run_id}/" in key and "task_id=report_worker/" in key for key in keys), keys[-10:]
