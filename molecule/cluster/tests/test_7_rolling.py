@@ -93,6 +93,7 @@ def assert_one_at_a_time(after: dict, hosts: list[str], unit: str) -> None:
 @pytest.fixture(scope="module")
 def rolled():
     """site.yml with CHANGE, while a 45 s task runs and with a DAG triggered during the restarts."""
+    fleetlib.Api(f"http://{fleetlib.container_ip('af-ctl1')}:8080", fleetlib.secret("admin_password")).wait_dag("fleet_smoke")
     before = fleet_units()
     api, long_run = started_long_task(45)
     run = fleetlib.BackgroundPlaybook("site.yml", extra_vars=CHANGE)
