@@ -86,7 +86,7 @@ def assert_one_at_a_time(after: dict, hosts: list[str], unit: str) -> None:
     """The hosts' stop-to-start windows of unit do not overlap: the next began after the last was back."""
     windows = sorted((int(after[(h, unit)]["ActiveExitTimestampMonotonic"]),
                       int(after[(h, unit)]["ActiveEnterTimestampMonotonic"]), h) for h in hosts)
-    for (_, back, first), (gone, _, second) in zip(windows, windows[1:]):
+    for (_gone_first, back, first), (gone, _back_second, second) in zip(windows, windows[1:]):
         assert gone > back, f"{unit} on {second} stopped before {first}'s was back: {windows}"
 
 
@@ -105,11 +105,11 @@ def rolled():
     during = trigger_anywhere("fleet_smoke")
     result = run.wait(timeout=1800)
     assert result.rc == 0, result.output[-5000:]
-    return before, fleet_units(), (api, long_run), during, result
+    return {"before": before, "after": fleet_units(), "long": (api, long_run), "during": during, "run": result}
 
 
 def test_a_config_change_restarts_every_component(rolled):
-    before, after, *_ = rolled
+    before, after = rolled["before"], rolled["after"]
     for key, props in after.items():
         assert props["ActiveState"] == "active", (key, props)
         assert props["ActiveEnterTimestampMonotonic"] != before[key]["ActiveEnterTimestampMonotonic"], f"{key} kept running"
@@ -118,22 +118,22 @@ def test_a_config_change_restarts_every_component(rolled):
 @pytest.mark.parametrize("unit", ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
                                   "airflow-triggerer", "airflow-worker"])
 def test_never_two_hosts_of_a_component_are_down_at_once(rolled, unit):
-    _before, after, *_ = rolled
+    after = rolled["after"]
     assert_one_at_a_time(after, COMPONENTS[unit], unit)
 
 
 def test_a_task_running_when_the_change_starts_finishes_on_its_first_try(rolled):
-    *_, (api, long_run), _during, _result = rolled
+    api, long_run = rolled["long"]
     succeeded_first_try(api, long_run)
 
 
 def test_a_dag_triggered_during_the_restarts_runs(rolled):
-    *_, (api, run_id), _result = rolled
+    api, run_id = rolled["during"]
     succeeded_first_try(api, run_id)
 
 
 def test_the_next_run_restarts_nothing(rolled):
-    _before, after, *_ = rolled
+    after = rolled["after"]
     run = fleetlib.run_playbook("site.yml", extra_vars=CHANGE)
     assert run.rc == 0, run.output[-4000:]
     assert run.changed() == 0, run.changed_tasks()

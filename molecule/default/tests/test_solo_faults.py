@@ -144,22 +144,23 @@ def consumes(host, worker: str) -> bool:
     return out.rc == 0 and bool(replies) and any(q["name"] == "default" for q in json.loads(replies[-1]).get(worker, []))
 
 
+def add_queue_and_check(host, worker: str) -> bool:
+    host.run(f"airflow celery add-queue -q default -H {worker}")
+    return consumes(host, worker)
+
+
 def test_tasks_queued_across_a_redis_restart_are_not_lost(host, api, outcomes):
     worker = f"celery@{HOST}"
     host.run_expect([0], f"airflow celery remove-all-queues -H {worker}")
     try:
-        runs = [api.trigger("fleet_smoke") for _ in range(2)]
+        runs = [api.trigger("fleet_smoke"), api.trigger("fleet_smoke")]
         for run_id in runs:
             api.wait_task_state("fleet_smoke", run_id, "report_worker", "queued", timeout=120)
         fault = time.monotonic()
         host.run_expect([0], "systemctl restart redis-server")
     finally:
         # Once the worker has reconnected by itself (a control message sent before would be lost).
-        def consuming_again() -> bool:
-            host.run(f"airflow celery add-queue -q default -H {worker}")
-            return consumes(host, worker)
-
-        wait_until("the worker consuming again", consuming_again, timeout=120, every=3)
+        wait_until("the worker consuming again", lambda: add_queue_and_check(host, worker), timeout=120, every=3)
     for run_id in runs:
         task = succeeded(api, run_id)
         assert task["try_number"] == 1, task
