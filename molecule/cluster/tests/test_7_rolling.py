@@ -190,5 +190,12 @@ def test_task_logs_land_in_the_s3_log_bucket_on_the_new_release(upgraded):
     api, run_id = trigger_anywhere("fleet_smoke")
     succeeded_first_try(api, run_id)
     endpoint = f"http://{fleetlib.container_ip('af-data')}:5000"
-    keys = aws_standin.log_objects(endpoint, "fleet-task-logs", prefix="cluster/dag_id=fleet_smoke/")
-    assert any(f"run_id={run_id}/" in key and "task_id=report_worker/" in key for key in keys), keys[-10:]
+    # The task's runner uploads its log once the task has ended, which can be after the run
+    # reads "success" through the API: wait for it (CI saw the key a moment too late).
+    deadline = time.monotonic() + 60
+    while True:
+        keys = aws_standin.log_objects(endpoint, "fleet-task-logs", prefix="cluster/dag_id=fleet_smoke/")
+        if any(f"run_id={run_id}/" in key and "task_id=report_worker/" in key for key in keys):
+            break
+        assert time.monotonic() < deadline, keys[-10:]
+        time.sleep(3)
