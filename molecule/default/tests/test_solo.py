@@ -247,6 +247,8 @@ BAD_INPUTS = [
     ("missing-fernet-key", {"airflow_generate_secrets": False, "airflow_fernet_key": ""}, None, "airflow_fernet_key is empty"),
     ("malformed-fernet-key", {"airflow_fernet_key": "not-a-key"}, None, "airflow_fernet_key must be 32 url-safe base64"),
     ("missing-redis-password", {"airflow_redis_password": ""}, None, "airflow_redis_password is empty"),
+    ("fernet-key-cannot-decrypt", {"airflow_fernet_key": OTHER_FERNET_KEY}, None,
+     "airflow_fernet_key cannot decrypt what the metadata DB holds encrypted (connections: fleet_probe"),
     ("unknown-installer", {"airflow_installer": "conda"}, None, "airflow_installer must be one of: uv, pip"),
     ("worker-in-no-queue", {"airflow_worker_queues": []}, None, f"airflow_worker_queues on {HOST} must be a non-empty list"),
     ("queue-name-with-spaces", {"airflow_worker_queues": ["high priority"]}, None,

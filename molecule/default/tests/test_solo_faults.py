@@ -10,11 +10,15 @@ the time from the fault to recovery. The table of outcomes is written to docs/fa
 - Redis restarted with tasks queued and no worker consuming: nothing queued is lost (append-only
   persistence), the worker reconnects by itself and runs them.
 - PostgreSQL restarted: every component recovers without a manual step.
+- PostgreSQL's data directory deleted: playbooks/restore.yml (after refusing a backup that does
+  not exist, with nothing changed) brings back the run history, a connection and a variable from
+  the pgBackRest backup, and a new run succeeds.
 And the housekeeping that keeps disks from filling: old logs and metadata rows go, recent ones stay."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 
 import pytest
@@ -28,7 +32,8 @@ RECOVERY_BOUND = 120  # seconds from a killed worker to its task running again
 COMPONENTS = ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
               "airflow-worker", "airflow-flower"]
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
-FAULTS = ["worker-kill", "scheduler-kill", "dag-processor-kill", "triggerer-kill", "redis-restart", "postgresql-restart"]
+FAULTS = ["worker-kill", "scheduler-kill", "dag-processor-kill", "triggerer-kill", "redis-restart", "postgresql-restart",
+          "postgresql-data-lost"]
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +222,51 @@ def test_old_logs_and_metadata_go_and_recent_ones_stay(host, api):
     # PostgreSQL's own log file is rotated (logrotate's dry run lists it) by a daily timer.
     assert "/var/log/postgresql/" in host.run_expect([0], "logrotate --debug /etc/logrotate.conf 2>&1").stdout
     assert host.service("logrotate.timer").is_enabled
+
+
+def start_times(host, units: list[str]) -> dict[str, str]:
+    return {unit: host.check_output(f"systemctl show --property ActiveEnterTimestampMonotonic --value {unit}")
+            for unit in units}
+
+
+def test_a_lost_metadata_db_is_restored_from_its_backup(host, api, outcomes):
+    """The backups are real only if they restore: state the fleet must not lose is written, the
+    backup timers' own service takes a differential backup, the DB's data directory is deleted,
+    and restore.yml brings it back."""
+    for timer in ("pgbackrest-backup-full", "pgbackrest-backup-diff"):
+        assert host.service(f"{timer}.timer").is_enabled and host.service(f"{timer}.timer").is_running, timer
+    succeeded(api, api.trigger("fleet_smoke"))
+    history = {run["dag_run_id"] for run in api.collect("/api/v2/dags/~/dagRuns", "dag_runs")}
+    token = secrets.token_hex(8)
+    probe = f"restore_probe_{token}"
+    api.post("/api/v2/connections", {"connection_id": probe, "conn_type": "http", "host": "restore.example",
+                                     "login": f"probe-{token}", "password": secrets.token_hex(8)})
+    api.post("/api/v2/variables", {"key": probe, "value": token})
+    host.run_expect([0], "systemctl start pgbackrest-backup@diff.service")  # a oneshot: returns when done
+    info = json.loads(host.check_output("runuser -u postgres -- pgbackrest --stanza=airflow --output=json info"))
+    assert [b["type"] for b in info[0]["backup"]][-1] == "diff", info
+
+    # A backup that does not exist is refused before anything stops.
+    units = COMPONENTS + ["postgresql@15-main"]
+    before = start_times(host, units)
+    refused = fleetlib.run_playbook("restore.yml", extra_vars={"postgresql_restore_set": "20990101-000000F"})
+    assert refused.rc != 0 and "is not one of its backups" in refused.output, refused.output[-3000:]
+    assert "No host was changed" in refused.output
+    assert start_times(host, units) == before
+
+    fault = time.monotonic()
+    host.run_expect([0], "systemctl stop postgresql@15-main && rm -rf /var/lib/postgresql/15/main")
+    run = fleetlib.run_playbook("restore.yml", timeout=1200)
+    assert run.rc == 0, run.output[-5000:]
+    after = fleetlib.Api(f"http://{fleetlib.container_ip(HOST)}:8080", fleetlib.secret("admin_password"))
+    assert history <= {r["dag_run_id"] for r in after.collect("/api/v2/dags/~/dagRuns", "dag_runs")}
+    assert after.get(f"/api/v2/connections/{probe}")["login"] == f"probe-{token}"
+    # Variables are stored encrypted with the fleet's fernet key: this one decrypts again. (Its value
+    # is not the connection's password, which the API would mask wherever it appears.)
+    assert after.get(f"/api/v2/variables/{probe}")["value"] == token
+    assert succeeded(after, after.trigger("fleet_smoke"))["try_number"] == 1
+    restored = time.monotonic() - fault
+    outcomes["postgresql-data-lost"] = (
+        "data directory deleted; playbooks/restore.yml restored the last pgBackRest backup and the archived WAL, "
+        "converged the fleet; run history, a connection and a variable came back and a new run succeeded",
+        "fault to a new run's success, restore.yml included", restored)

@@ -1,12 +1,18 @@
 """The modules that run on Airflow hosts, through their logic: the release sync's wait,
-the health wait's crash detection, and the DAG check's file comparison and error lines."""
+the health wait's crash detection, the DAG check's file comparison and error lines, and the
+fernet check's decryption (with a rotation list)."""
 
 from __future__ import annotations
 
 import os
 
 from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_api import AirflowApi
-from ansible_collections.fleetworks.airflow.plugins.modules import airflow_dags_check, airflow_dags_sync, airflow_health
+from ansible_collections.fleetworks.airflow.plugins.modules import (
+    airflow_dags_check,
+    airflow_dags_sync,
+    airflow_fernet_check,
+    airflow_health,
+)
 
 
 class Clock:
@@ -156,3 +162,37 @@ def test_dag_check_points_at_the_release_files_own_line():
         "file": "etl.py", "line": 7, "error": "ModuleNotFoundError: No module named 'missing_mod'"}
     syntax = '  File "/srv/airflow/dags/releases/r-1/b.py", line 3\n    def broken(:\n               ^\nSyntaxError: invalid syntax (b.py, line 3)'
     assert airflow_dags_check.describe_error(release, "b.py", syntax)["line"] == 3
+
+
+def fernet_rows(key, values):
+    """Rows as airflow_fernet_check reads them: (id, [(is_encrypted, value)]), each value encrypted with key."""
+    from cryptography.fernet import Fernet
+
+    token = Fernet(key.encode()).encrypt
+    return [(row_id, [(True, token(value.encode()).decode())]) for row_id, value in values]
+
+
+def test_fernet_check_names_what_another_key_cannot_decrypt():
+    from cryptography.fernet import Fernet
+
+    written_with, other = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    rows = fernet_rows(written_with, [("aws_default", "p1"), ("pg", "p2")])
+    rows.append(("plain", [(False, "not encrypted"), (True, None)]))  # nothing encrypted to try
+    assert airflow_fernet_check.undecryptable_ids(rows, airflow_fernet_check.make_decrypt(written_with)) == []
+    assert airflow_fernet_check.undecryptable_ids(rows, airflow_fernet_check.make_decrypt(other)) == ["aws_default", "pg"]
+
+
+def test_fernet_check_accepts_a_rotation_list_new_key_first():
+    from cryptography.fernet import Fernet
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    rows = fernet_rows(old, [("written-before", "v")]) + fernet_rows(new, [("written-after", "v")])
+    assert airflow_fernet_check.undecryptable_ids(rows, airflow_fernet_check.make_decrypt(f"{new}, {old}")) == []
+    assert airflow_fernet_check.undecryptable_ids(rows, airflow_fernet_check.make_decrypt(new)) == ["written-before"]
+
+
+def test_fernet_check_reports_a_value_that_is_no_token():
+    from cryptography.fernet import Fernet
+
+    decrypt = airflow_fernet_check.make_decrypt(Fernet.generate_key().decode())
+    assert airflow_fernet_check.undecryptable_ids([("broken", [(True, "garbage")])], decrypt) == ["broken"]
