@@ -10,9 +10,10 @@ the time from the fault to recovery. The table of outcomes is written to docs/fa
 - Redis restarted with tasks queued and no worker consuming: nothing queued is lost (append-only
   persistence), the worker reconnects by itself and runs them.
 - PostgreSQL restarted: every component recovers without a manual step.
+- A triggerer that cannot log in to the DB fails site.yml with its logs (and stays broken).
 - PostgreSQL's data directory deleted: playbooks/restore.yml (after refusing a backup that does
   not exist, with nothing changed) brings back the run history, a connection and a variable from
-  the pgBackRest backup, and a new run succeeds.
+  the pgBackRest backup, repairs the broken triggerer, and a new run succeeds.
 And the housekeeping that keeps disks from filling: old logs and metadata rows go, recent ones stay."""
 
 from __future__ import annotations
@@ -229,10 +230,28 @@ def start_times(host, units: list[str]) -> dict[str, str]:
             for unit in units}
 
 
+def test_a_crashing_component_fails_the_run_with_its_logs(host):
+    """A green run means a working fleet: a triggerer that cannot log in to the DB fails
+    site.yml, naming host and component and showing its log lines, and prints no secret at
+    -vvv. It stays broken for the next test, whose restore.yml (a correct site.yml at its end)
+    must repair it."""
+    broken_url = "postgresql+psycopg2://airflow:wrong-password@af-solo:5432/airflow"
+    with fleetlib.CommandLineSampler([HOST]) as ps:
+        run = fleetlib.run_playbook(
+            "site.yml", "-vvv",
+            extra_vars={"airflow_triggerer_environment": {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": broken_url}})
+    assert ps.ansible_seen > 0 and ps.leaked == set(), f"secrets on command lines during the run: {ps.leaked}"
+    assert run.rc != 0
+    assert f"airflow-triggerer on {HOST} is not healthy" in run.output, run.output[-3000:]
+    assert "password authentication failed" in run.output
+    assert fleetlib.leaked_secrets(run.output) == []
+
+
 def test_a_lost_metadata_db_is_restored_from_its_backup(host, api, outcomes):
     """The backups are real only if they restore: state the fleet must not lose is written, the
     backup timers' own service takes a differential backup, the DB's data directory is deleted,
-    and restore.yml brings it back."""
+    and restore.yml (at -vvv, printing no secret) brings it back - and, as a correct run, repairs
+    the triggerer the test before broke."""
     for timer in ("pgbackrest-backup-full", "pgbackrest-backup-diff"):
         assert host.service(f"{timer}.timer").is_enabled and host.service(f"{timer}.timer").is_running, timer
     succeeded(api, api.trigger("fleet_smoke"))
@@ -247,7 +266,8 @@ def test_a_lost_metadata_db_is_restored_from_its_backup(host, api, outcomes):
     assert [b["type"] for b in info[0]["backup"]][-1] == "diff", info
 
     # A backup that does not exist is refused before anything stops.
-    units = COMPONENTS + ["postgresql@15-main"]
+    # (The triggerer the test before broke restarts on its own, over and over.)
+    units = [unit for unit in COMPONENTS if unit != "airflow-triggerer"] + ["postgresql@15-main"]
     before = start_times(host, units)
     refused = fleetlib.run_playbook("restore.yml", extra_vars={"postgresql_restore_set": "20990101-000000F"})
     assert refused.rc != 0 and "is not one of its backups" in refused.output, refused.output[-3000:]
@@ -256,8 +276,12 @@ def test_a_lost_metadata_db_is_restored_from_its_backup(host, api, outcomes):
 
     fault = time.monotonic()
     host.run_expect([0], "systemctl stop postgresql@15-main && rm -rf /var/lib/postgresql/15/main")
-    run = fleetlib.run_playbook("restore.yml", timeout=1200)
+    with fleetlib.CommandLineSampler([HOST]) as ps:
+        run = fleetlib.run_playbook("restore.yml", "-vvv", timeout=1200)
     assert run.rc == 0, run.output[-5000:]
+    assert ps.ansible_seen > 0 and ps.leaked == set(), f"secrets on command lines during the restore: {ps.leaked}"
+    assert fleetlib.leaked_secrets(run.output) == []
+    assert host.service("airflow-triggerer").is_running
     after = fleetlib.Api(f"http://{fleetlib.container_ip(HOST)}:8080", fleetlib.secret("admin_password"))
     assert history <= {r["dag_run_id"] for r in after.collect("/api/v2/dags/~/dagRuns", "dag_runs")}
     assert after.get(f"/api/v2/connections/{probe}")["login"] == f"probe-{token}"
@@ -265,6 +289,7 @@ def test_a_lost_metadata_db_is_restored_from_its_backup(host, api, outcomes):
     # is not the connection's password, which the API would mask wherever it appears.)
     assert after.get(f"/api/v2/variables/{probe}")["value"] == token
     assert succeeded(after, after.trigger("fleet_smoke"))["try_number"] == 1
+    assert after.get("/api/v2/monitor/health")["triggerer"]["status"] == "healthy"
     restored = time.monotonic() - fault
     outcomes["postgresql-data-lost"] = (
         "data directory deleted; playbooks/restore.yml restored the last pgBackRest backup and the archived WAL, "
