@@ -47,7 +47,7 @@ def test_galaxy_dependencies_are_used_collections():
     galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
     used = set()
     for path in (ROOT / "roles").rglob("*.yml"):
-        used |= set(re.findall(r"\b(ansible\.posix|community\.general|community\.postgresql|amazon\.aws)\.\w+", path.read_text()))
+        used |= set(re.findall(r"\b(ansible\.posix|community\.general|community\.postgresql|amazon\.aws|community\.aws)\.\w+", path.read_text()))
     assert used <= set(galaxy["dependencies"]), used - set(galaxy["dependencies"])
 
 
