@@ -5,6 +5,7 @@ fernet check's decryption (with a rotation list)."""
 from __future__ import annotations
 
 import os
+import threading
 
 from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_api import AirflowApi
 from ansible_collections.fleetworks.airflow.plugins.modules import (
@@ -119,6 +120,20 @@ def test_health_waits_for_every_component_and_stops_at_a_crash():
     assert report["worker"]["healthy"] is False
     assert "crashed and was restarted by systemd while waiting (NRestarts=1)" in report["worker"]["seen"]
     assert clock.now - 1000 < 10  # it did not wait out the timeout
+
+
+def test_health_probes_the_components_side_by_side():
+    both = threading.Barrier(2, timeout=5)  # broken unless the two probes run at the same time
+
+    class Prober(FakeProber):
+        def probe(self, name):
+            both.wait()
+            return True, "met the other probe"
+
+    active = [{"ActiveState": "active", "NRestarts": "0"}]
+    prober = Prober(states={"airflow-triggerer": active, "airflow-dag-processor": active}, probes={})
+    report = airflow_health.wait(prober, ["triggerer", "dag_processor"], timeout=0, clock=Clock(), sleep=None)
+    assert all(entry["healthy"] for entry in report.values()), report
 
 
 def test_health_with_no_wait_looks_once():
