@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import threading
@@ -202,10 +203,18 @@ class BackgroundPlaybook:
     def __init__(self, playbook: str, *args: str, extra_vars: dict | None = None, inventory: Path | None = None):
         cmd, env, cwd = _playbook_command(playbook, args, extra_vars, inventory)
         self._log = tempfile.TemporaryFile(mode="w+")
-        self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd)
+        # A session of its own, so kill() ends ansible-playbook and every fork it made.
+        self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd,
+                                      start_new_session=True)
 
     def running(self) -> bool:
         return self._proc.poll() is None
+
+    def kill(self) -> PlaybookRun:
+        """SIGKILL to ansible-playbook and its forks, as when the controller dies mid-run."""
+        if self.running():
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        return self.wait(timeout=60)
 
     def wait(self, timeout: int = 1800) -> PlaybookRun:
         try:
@@ -219,3 +228,34 @@ class BackgroundPlaybook:
 
 def flower_workers(base_url: str, auth: tuple[str, str] | None) -> requests.Response:
     return requests.get(f"{base_url.rstrip('/')}/api/workers", auth=auth, params={"refresh": "1"}, timeout=30)
+
+
+FAULT_DOC = PROJECT / "docs" / "faults.md"
+FAULT_SECTIONS = ["default", "cluster"]  # their order in the document
+
+
+def _fault_row_key(line: str) -> str:
+    return line.strip().strip("|").split("|")[0].strip()
+
+
+def record_faults(scenario: str, rows: dict[str, tuple[str, str, float]], intro: str = "") -> None:
+    """Write the faults a scenario injected, {fault: (what happened, what was measured, seconds)},
+    into its own section of docs/faults.md, keeping the other scenarios' sections. A fault's row
+    replaces its earlier one and other rows stay, so several test modules can add theirs."""
+    text = FAULT_DOC.read_text() if FAULT_DOC.exists() else ""
+    sections = {m.group(1): m.group(2) for m in re.finditer(r"<!-- (\w+):begin -->\n(.*?)<!-- \1:end -->\n", text, re.S)}
+    old = sections.get(scenario, "")
+    table = {_fault_row_key(line): line for line in old.splitlines()
+             if line.startswith("| ") and _fault_row_key(line) not in ("fault", "---")}
+    table.update({fault: f"| {fault} | {outcome} | {seconds:.0f} ({measured}) |"
+                  for fault, (outcome, measured, seconds) in rows.items()})
+    intro = intro.strip() or old.split("| fault |", 1)[0].strip()
+    lines = [intro, "", "| fault | what happened | seconds to recovery |", "|---|---|---|", *table.values()]
+    sections[scenario] = "\n".join(lines) + "\n"
+    order = FAULT_SECTIONS + sorted(set(sections) - set(FAULT_SECTIONS))
+    FAULT_DOC.write_text(
+        "# Faults and how the fleet recovers\n\n"
+        "<!-- Written by the scenarios' fault tests from their own runs (tests/fleetlib.py: record_faults); "
+        "do not edit. -->\n"
+        + "".join(f"\n<!-- {name}:begin -->\n{sections[name]}<!-- {name}:end -->\n" for name in order if name in sections)
+    )

@@ -59,3 +59,18 @@ def test_fleet_secrets_holds_every_generated_secret_and_literal_connection_passw
     assert values["connection_password:literal"] == "hunter2-literal"
     assert not any("templated" in key for key in values)
     assert fleetlib.leaked_secrets("... hunter2-literal ...") == ["connection_password:literal"]
+
+
+def test_each_scenario_writes_its_own_section_of_the_fault_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(fleetlib, "FAULT_DOC", tmp_path / "faults.md")
+    fleetlib.record_faults("cluster", {"worker-host-lost": ("retried on wk2", "fault to retry", 71.4)},
+                           intro="## Cluster")
+    fleetlib.record_faults("default", {"worker-kill": ("retried", "fault to retry", 82)}, intro="## One host")
+    fleetlib.record_faults("cluster", {"site-run-killed": ("converged", "re-run", 120)})
+    fleetlib.record_faults("cluster", {"worker-host-lost": ("retried on wk1", "fault to retry", 65)})
+    text = (tmp_path / "faults.md").read_text()
+    assert text.index("## One host") < text.index("## Cluster"), "the single-host section comes first"
+    cluster = text.split("<!-- cluster:begin -->")[1].split("<!-- cluster:end -->")[0]
+    assert "| worker-host-lost | retried on wk1 | 65 (fault to retry) |" in cluster
+    assert "retried on wk2" not in cluster and "| site-run-killed | converged | 120 (re-run) |" in cluster
+    assert text.count("| worker-kill |") == 1 and text.count("## Cluster") == 1

@@ -1,6 +1,8 @@
 """Rolling, drain-safe change and an upgrade of the running fleet.
 
-A config change that every component reads restarts each of them, in batches: no two
+A run of site.yml killed halfway through a config change (every host holds the new airflow.cfg,
+nothing restarted yet) leaves the change due: the next run completes it. A config change that
+every component reads restarts each of them, in batches: no two
 API servers (or workers, or schedulers) are down at the same time, a task that runs when the
 change starts finishes on its first try (its worker warm-stops), and a DAG triggered while
 the restarts go on runs too.
@@ -90,12 +92,27 @@ def assert_one_at_a_time(after: dict, hosts: list[str], unit: str) -> None:
         assert gone > back, f"{unit} on {second} stopped before {first}'s was back: {windows}"
 
 
+def has_the_change(name: str) -> bool:
+    return subprocess.run(["docker", "exec", name, "grep", "-qx", "max_active_tasks_per_dag = 31", "/etc/airflow/airflow.cfg"],
+                          check=False).returncode == 0
+
+
 @pytest.fixture(scope="module")
 def rolled():
-    """site.yml with CHANGE, while a 45 s task runs and with a DAG triggered during the restarts."""
+    """site.yml with CHANGE killed once every host holds the changed airflow.cfg (before any
+    restart); then site.yml with CHANGE again, while a 45 s task runs and with a DAG triggered
+    during the restarts."""
     fleetlib.Api(f"http://{fleetlib.container_ip('af-ctl1')}:8080", fleetlib.secret("admin_password")).wait_dag("fleet_smoke")
     before = fleet_units()
+    hosts = sorted({host for unit_hosts in COMPONENTS.values() for host in unit_hosts})
+    killed = fleetlib.BackgroundPlaybook("site.yml", extra_vars=CHANGE)
+    while killed.running() and not all(has_the_change(host) for host in hosts):
+        time.sleep(1)
+    assert killed.running(), "site.yml ended before it was killed:\n" + killed.wait().output[-3000:]
+    killed_run = killed.kill()
+    at_kill = fleet_units()
     api, long_run = started_long_task(45)
+    started = time.monotonic()
     run = fleetlib.BackgroundPlaybook("site.yml", extra_vars=CHANGE)
     # Trigger once the first API server has been restarted, while the others wait their turn.
     first = ("af-ctl1", "airflow-api-server")
@@ -105,7 +122,28 @@ def rolled():
     during = trigger_anywhere("fleet_smoke")
     result = run.wait(timeout=1800)
     assert result.rc == 0, result.output[-5000:]
-    return {"before": before, "after": fleet_units(), "long": (api, long_run), "during": during, "run": result}
+    return {"before": before, "after": fleet_units(), "long": (api, long_run), "during": during, "run": result,
+            "killed": killed_run, "at_kill": at_kill, "rerun_seconds": time.monotonic() - started}
+
+
+def test_a_run_killed_halfway_through_a_change_leaves_it_due_and_the_next_run_completes_it(rolled):
+    """The killed run wrote the new airflow.cfg everywhere and restarted nothing; the next run found
+    airflow.cfg as it wanted it, and still restarted every component (the stamps of what each
+    process runs from are written only once it does)."""
+    assert rolled["killed"].rc != 0
+    when = ("ActiveExitTimestampMonotonic", "ActiveEnterTimestampMonotonic")
+    assert ({k: [v[p] for p in when] for k, v in rolled["at_kill"].items()}
+            == {k: [v[p] for p in when] for k, v in rolled["before"].items()}), "the killed run restarted a unit"
+    assert not any("Render airflow.cfg" in task for task in rolled["run"].changed_tasks()), rolled["run"].changed_tasks()
+    restarted = [key for key, props in rolled["after"].items()
+                 if props["ActiveEnterTimestampMonotonic"] != rolled["before"][key]["ActiveEnterTimestampMonotonic"]]
+    assert sorted(restarted) == sorted(rolled["after"]), "a component was left on the old airflow.cfg"
+    fleetlib.record_faults("cluster", {
+        "site-run-killed": ("site.yml (a config change) killed once every host held the new airflow.cfg, before any "
+                            "restart; the next run restarted every component once, in batches, a task running meanwhile "
+                            "finished on its first try and a DAG triggered during it ran",
+                            "the next site.yml, start to end", rolled["rerun_seconds"]),
+    })
 
 
 def test_a_config_change_restarts_every_component(rolled):

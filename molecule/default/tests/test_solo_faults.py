@@ -1,5 +1,6 @@
 """Faults survived on the converged single-host fleet, each while a DAG run is in flight, with
-the time from the fault to recovery. The table of outcomes is written to docs/faults.md.
+the time from the fault to recovery. The table of outcomes is written to docs/faults.md (its
+single-host section).
 
 - kill -9 of the Celery worker's main process under a running task: systemd brings the worker
   back, the scheduler notices the lost heartbeat (airflow_task_heartbeat_timeout) and the task
@@ -28,7 +29,6 @@ import fleetlib
 
 HOST = "af-solo"
 testinfra_hosts = [f"docker://{HOST}"]
-FAULT_DOC = fleetlib.PROJECT / "docs" / "faults.md"
 RECOVERY_BOUND = 120  # seconds from a killed worker to its task running again
 COMPONENTS = ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
               "airflow-worker", "airflow-flower"]
@@ -50,19 +50,13 @@ def outcomes():
     seen: dict[str, tuple[str, str, float]] = {}
     yield seen
     if len(seen) == len(FAULTS):
-        rows = ["| fault | what happened | seconds to recovery |", "|---|---|---|"]
-        rows += [f"| {fault} | {outcome} | {seconds:.0f} ({measured}) |" for fault, (outcome, measured, seconds) in
-                 ((f, seen[f]) for f in FAULTS)]
-        FAULT_DOC.write_text(
-            "# Faults and how the fleet recovers\n\n"
-            "<!-- Written by molecule/default/tests/test_solo_faults.py from its own runs; do not edit. -->\n\n"
+        fleetlib.record_faults("default", {fault: seen[fault] for fault in FAULTS}, intro=(
+            "## One host (`default` scenario)\n\n"
             "Each row is a fault injected into the converged single-host fleet of the `default` scenario\n"
             "(Airflow's components, PostgreSQL and Redis under systemd) while a DAG run was in flight.\n"
             "Every affected run ended in `success` with the task's output. With the collection's settings\n"
             "(`airflow_task_heartbeat_timeout` 60 s, `airflow_default_task_retry_delay` 15 s) a task whose\n"
-            "worker is killed runs again within about 60 + 10 + 15 s; Airflow's defaults make it about 610 s.\n\n"
-            + "\n".join(rows) + "\n"
-        )
+            "worker is killed runs again within about 60 + 10 + 15 s; Airflow's defaults make it about 610 s."))
 
 
 def main_pid(host, unit: str) -> int:
