@@ -179,7 +179,14 @@ def converge(entry, host, check_mode):
             os.unlink(path)
         return True, dict(before=describe(kind, info), after="state: absent\n", before_header=path, after_header=path)
 
-    uid, gid, mode = wanted_attrs(entry, host)
+    try:
+        uid, gid, mode = wanted_attrs(entry, host)
+    except KeyError:
+        # In check mode the user or group may be one an earlier task would have created.
+        if not check_mode:
+            raise
+        return True, dict(before=describe(kind, info), after="state: %s\nowner: %s\ngroup: %s\n"
+                          % (state, entry.get("owner"), entry.get("group")), before_header=path, after_header=path)
     if state == "directory":
         if kind not in ("directory", "absent"):
             raise ValueError("%s exists and is not a directory" % path)

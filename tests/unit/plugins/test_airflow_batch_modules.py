@@ -115,6 +115,20 @@ def test_a_changed_content_or_mode_is_noticed_and_check_mode_only_reports_it(tmp
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
+def test_a_group_that_does_not_exist_yet_is_a_change_in_check_mode_and_an_error_otherwise(tmp_path):
+    """In check mode on a new host the airflow group is one an earlier task would have created."""
+
+    class NewHost(Host):
+        def gid(self, group):
+            raise KeyError("getgrnam(): name not found: %r" % group)
+
+    entry = {"path": str(tmp_path / "home"), "state": "directory", "owner": "root", "group": "airflow", "mode": "0750"}
+    assert airflow_files.converge_all([entry], NewHost(), check_mode=True)[0] == [entry["path"]]
+    assert not (tmp_path / "home").exists()
+    with pytest.raises(KeyError):
+        airflow_files.converge_all([entry], NewHost(), check_mode=False)
+
+
 def test_an_owner_that_differs_is_a_change(tmp_path):
     path = tmp_path / "f"
     path.write_text("x")
