@@ -84,8 +84,7 @@ def site(inventory: Path, *args: str) -> dict:
     proc = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks/site.yml"), *args],
         capture_output=True, text=True, cwd=ROOT, check=False,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-             "ANSIBLE_CALLBACKS_ENABLED": ""},
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
     )
     seconds = time.monotonic() - start
     run = fleetlib.PlaybookRun(proc.returncode, proc.stdout + proc.stderr)
