@@ -201,8 +201,8 @@ def converge(entry, host, check_mode):
     if state == "link":
         if entry.get("src") is None:
             raise ValueError("%s: state=link needs src" % path)
-        if kind == "link" and os.readlink(path) == entry["src"] and not (
-                (uid is not None and info.st_uid != uid) or (gid is not None and info.st_gid != gid)):
+        # A link's own mode means nothing on Linux: only its target, owner and group are compared.
+        if kind == "link" and os.readlink(path) == entry["src"] and not attrs_differ(info, uid, gid, None):
             return False, None
         if kind not in ("link", "absent"):
             raise ValueError("%s exists and is not a link" % path)
