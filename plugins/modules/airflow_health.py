@@ -39,10 +39,21 @@ options:
     description: The scheduler's health server port (C([scheduler] scheduler_health_check_server_port)).
     type: int
     default: 8974
+  api_url:
+    description:
+      - Base URL of this host's API server, as the probe reaches it (its bind address, and C(https) when it serves TLS).
+      - Default C(http://127.0.0.1:<api_port>).
+    type: str
   flower_port:
     description: Flower's port.
     type: int
     default: 5555
+  flower_url:
+    description: Base URL of this host's Flower; default C(http://127.0.0.1:<flower_port>).
+    type: str
+  ca_file:
+    description: CA bundle that HTTPS probes verify the certificate against; default the system's.
+    type: path
   flower_basic_auth:
     description: Flower's C(user:password), for its health check.
     type: str
@@ -118,12 +129,12 @@ def unit_of(component):
     return "airflow-" + component.replace("_", "-")
 
 
-def http(url, auth=None):
+def http(url, auth=None, ca_path=None):
     """(status, body) of a GET; status 0 when nothing answered."""
     headers = {"Authorization": basic_auth_header(auth)} if auth else {}
     try:
         # The probes go to this host's own ports: never through a proxy.
-        with open_url(url, headers=headers, timeout=5, use_proxy=False) as response:
+        with open_url(url, headers=headers, timeout=5, use_proxy=False, ca_path=ca_path) as response:
             return response.status, response.read().decode("utf-8", "replace")
     except HTTPError as error:
         return error.code, ""
@@ -136,6 +147,10 @@ class Prober:
         self.module = module
         self.params = module.params
         self.http = http_get
+
+    def base(self, url_param, port):
+        """The configured base URL, or loopback plain HTTP on the port."""
+        return (self.params.get(url_param) or "http://127.0.0.1:%d" % port).rstrip("/")
 
     def unit_state(self, unit):
         rc, out, err = self.module.run_command(["systemctl", "show", unit, "--property=ActiveState,NRestarts"])
@@ -150,7 +165,8 @@ class Prober:
         """(healthy, what was seen)."""
         params = self.params
         if component == "api_server":
-            status, body = self.http("http://127.0.0.1:%d/api/v2/monitor/health" % params["api_port"])
+            status, body = self.http(self.base("api_url", params["api_port"]) + "/api/v2/monitor/health",
+                                     ca_path=params.get("ca_file"))
             try:
                 db = json.loads(body)["metadatabase"]["status"]
             except (ValueError, KeyError, TypeError):
@@ -165,7 +181,8 @@ class Prober:
             node = params["celery_hostname"] or "celery@" + socket.gethostname()
             return self.cli("celery", "--app", params["celery_app"], "inspect", "ping", "--timeout", "5",
                             "--destination", node)
-        status, body = self.http("http://127.0.0.1:%d/healthcheck" % params["flower_port"], params["flower_basic_auth"])
+        status, body = self.http(self.base("flower_url", params["flower_port"]) + "/healthcheck",
+                                 params["flower_basic_auth"], ca_path=params.get("ca_file"))
         return status == 200 and body.strip() == "OK", "HTTP %s %s" % (status, body[:60])
 
 
@@ -217,7 +234,10 @@ def main():
             fail_unhealthy=dict(type="bool", default=True),
             api_port=dict(type="int", default=8080),
             scheduler_health_port=dict(type="int", default=8974),
+            api_url=dict(type="str"),
             flower_port=dict(type="int", default=5555),
+            flower_url=dict(type="str"),
+            ca_file=dict(type="path"),
             flower_basic_auth=dict(type="str", no_log=True),
             celery_hostname=dict(type="str"),
             celery_app=dict(type="str", default="airflow.providers.celery.executors.celery_executor.app"),

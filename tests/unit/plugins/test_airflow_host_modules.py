@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import types
 
 from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_api import AirflowApi
 from ansible_collections.fleetworks.airflow.plugins.modules import (
@@ -211,3 +212,20 @@ def test_fernet_check_reports_a_value_that_is_no_token():
 
     decrypt = airflow_fernet_check.make_decrypt(Fernet.generate_key().decode())
     assert airflow_fernet_check.undecryptable_ids([("broken", [(True, "garbage")])], decrypt) == ["broken"]
+
+
+def test_health_probes_follow_the_configured_address_scheme_and_ca():
+    asked = []
+
+    def http_get(url, auth=None, ca_path=None):
+        asked.append((url, auth, ca_path))
+        return 200, '{"metadatabase": {"status": "healthy"}}' if "monitor" in url else "OK"
+
+    module = types.SimpleNamespace(params=dict(
+        api_port=8080, api_url="https://10.0.0.5:8080/", flower_port=5555, flower_url=None,
+        flower_basic_auth="u:p", ca_file="/etc/fleet-tls/ca.pem"))
+    prober = airflow_health.Prober(module, http_get=http_get)
+    assert prober.probe("api_server") == (True, "metadatabase healthy")
+    assert prober.probe("flower") == (True, "HTTP 200 OK")
+    assert asked == [("https://10.0.0.5:8080/api/v2/monitor/health", None, "/etc/fleet-tls/ca.pem"),
+                     ("http://127.0.0.1:5555/healthcheck", "u:p", "/etc/fleet-tls/ca.pem")]
