@@ -19,8 +19,8 @@ AirflowApiError = airflow_api.AirflowApiError
 class Api(airflow_api.AirflowApi):
     """A client of one API server's REST API, logged in as the admin user."""
 
-    def __init__(self, base_url: str, password: str, username: str = "admin"):
-        super().__init__(base_url, username, password, timeout=30, retries=3)
+    def __init__(self, base_url: str, password: str, username: str = "admin", ca_path: str | None = None):
+        super().__init__(base_url, username, password, timeout=30, retries=3, ca_path=ca_path)
         self.login()
 
     @property

@@ -45,6 +45,9 @@ def fleet_secrets() -> dict[str, str]:
     missing = set(GENERATED_SECRETS) - set(values)
     assert not missing, f"generated secrets missing from {SECRETS}: {sorted(missing)}"
     values["fernet_key"] = base64.b64encode(values.pop("fernet_key_seed").encode()).decode()
+    # The TLS keys (airflow_tls): the longest base64 line of each PEM stands for it.
+    for path in sorted((SECRETS / "tls").glob("*.key")) if (SECRETS / "tls").is_dir() else []:
+        values[f"tls_key:{path.stem}"] = max(path.read_text().splitlines(), key=len)
     for conn in inventory_vars().get("airflow_connections") or []:
         password = str(conn.get("password", ""))
         if password and "{{" not in password:  # a literal in the inventory (generated ones are files above)
@@ -56,6 +59,21 @@ def inventory_vars() -> dict:
     """The scenario inventory's group_vars for all hosts, as written (templates not rendered)."""
     path = INVENTORY / "group_vars" / "all"
     return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+
+
+def tls_ca() -> str | None:
+    """The fleet CA (on the controller) when the scenario runs with airflow_tls, else None."""
+    return str(SECRETS / "tls" / "ca.crt") if inventory_vars().get("airflow_tls") else None
+
+
+def api_url(name: str, port: int = 8080) -> str:
+    """An API server (or Flower, by port) on container `name` as a user reaches it: HTTPS under airflow_tls."""
+    return f"{'https' if tls_ca() else 'http'}://{container_ip(name)}:{port}"
+
+
+def api(name: str) -> Api:
+    """The REST API of the API server on container `name`, logged in as the admin, verifying the fleet CA."""
+    return Api(api_url(name), secret("admin_password"), ca_path=tls_ca())
 
 
 def leaked_secrets(text: str) -> list[str]:
@@ -227,7 +245,8 @@ class BackgroundPlaybook:
 
 
 def flower_workers(base_url: str, auth: tuple[str, str] | None) -> requests.Response:
-    return requests.get(f"{base_url.rstrip('/')}/api/workers", auth=auth, params={"refresh": "1"}, timeout=30)
+    return requests.get(f"{base_url.rstrip('/')}/api/workers", auth=auth, params={"refresh": "1"}, timeout=30,
+                        verify=tls_ca() or True)
 
 
 FAULT_DOC = PROJECT / "docs" / "faults.md"

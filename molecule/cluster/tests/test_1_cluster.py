@@ -43,7 +43,7 @@ def hosts():
 
 @pytest.fixture(scope="module")
 def apis():
-    return {name: fleetlib.Api(f"http://{fleetlib.container_ip(name)}:8080", fleetlib.secret("admin_password")) for name in CONTROL}
+    return {name: fleetlib.api(name) for name in CONTROL}
 
 
 @pytest.mark.parametrize("name", list(GROUPS))
@@ -60,7 +60,7 @@ def test_components_run_exactly_where_the_inventory_says(hosts, name):
 
 def test_api_refuses_anonymous_on_every_api_server():
     for name in CONTROL:
-        resp = requests.get(f"http://{fleetlib.container_ip(name)}:8080/api/v2/dags", timeout=30)
+        resp = requests.get(fleetlib.api_url(name) + "/api/v2/dags", timeout=30, verify=fleetlib.tls_ca() or True)
         assert resp.status_code == 401, name
 
 
@@ -68,9 +68,10 @@ def test_a_token_from_one_api_server_works_on_the_other(apis):
     """Both API servers share the JWT secret: no random 403s behind a load balancer."""
     token = apis["af-ctl2"].token
     resp = requests.get(
-        f"http://{fleetlib.container_ip('af-ctl1')}:8080/api/v2/dags",
+        fleetlib.api_url("af-ctl1") + "/api/v2/dags",
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
+        verify=fleetlib.tls_ca() or True,
     )
     assert resp.status_code == 200
 
@@ -81,7 +82,7 @@ def test_both_schedulers_are_alive(apis):
 
 
 def test_flower_refuses_anonymous_and_lists_both_workers():
-    base = f"http://{fleetlib.container_ip('af-ctl1')}:5555"
+    base = fleetlib.api_url("af-ctl1", 5555)
     assert fleetlib.flower_workers(base, None).status_code == 401
     resp = fleetlib.flower_workers(base, ("flower", fleetlib.secret("flower_password")))
     assert resp.status_code == 200

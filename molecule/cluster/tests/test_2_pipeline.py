@@ -31,7 +31,7 @@ def endpoint():
 
 @pytest.fixture(scope="module")
 def api():
-    return fleetlib.Api(f"http://{fleetlib.container_ip('af-ctl1')}:8080", fleetlib.secret("admin_password"))
+    return fleetlib.api('af-ctl1')
 
 
 def clear(api, run_id):

@@ -30,7 +30,7 @@ def current_releases() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def api():
-    return fleetlib.Api(f"http://{fleetlib.container_ip('af-ctl1')}:8080", fleetlib.secret("admin_password"))
+    return fleetlib.api('af-ctl1')
 
 
 @pytest.fixture(scope="module")

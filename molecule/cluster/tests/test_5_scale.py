@@ -75,7 +75,7 @@ def inventory_with(tmp_path, groups: dict[str, list[str]]):
 
 @pytest.fixture(scope="module")
 def api():
-    return fleetlib.Api(f"http://{fleetlib.container_ip('af-ctl1')}:8080", fleetlib.secret("admin_password"))
+    return fleetlib.api('af-ctl1')
 
 
 @pytest.fixture(scope="module")

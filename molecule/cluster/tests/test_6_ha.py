@@ -31,7 +31,7 @@ ENDPOINT_HEALTH = ("import urllib.request; "
 
 
 def api_of(name: str) -> fleetlib.Api:
-    return fleetlib.Api(f"http://{fleetlib.container_ip(name)}:8080", fleetlib.secret("admin_password"))
+    return fleetlib.api(name)
 
 
 def wait_healthy(name: str, timeout: float = 240) -> None:
@@ -39,7 +39,7 @@ def wait_healthy(name: str, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            health = requests.get(f"http://{fleetlib.container_ip(name)}:8080/api/v2/monitor/health", timeout=5).json()
+            health = requests.get(fleetlib.api_url(name) + "/api/v2/monitor/health", timeout=5, verify=fleetlib.tls_ca() or True).json()
             if health["metadatabase"]["status"] == "healthy" and health["scheduler"]["status"] == "healthy":
                 return
         except (requests.RequestException, ValueError, KeyError, subprocess.CalledProcessError):

@@ -59,7 +59,7 @@ def trigger_anywhere(dag_id: str, conf: dict | None = None) -> tuple[fleetlib.Ap
     while True:
         for host in API_SERVERS:
             try:
-                api = fleetlib.Api(f"http://{fleetlib.container_ip(host)}:8080", fleetlib.secret("admin_password"))
+                api = fleetlib.api(host)
                 return api, api.trigger(dag_id, conf=conf)
             except Exception:  # pylint: disable=broad-except  # the next API server, or later
                 continue
@@ -102,7 +102,7 @@ def rolled():
     """site.yml with CHANGE killed once every host holds the changed airflow.cfg (before any
     restart); then site.yml with CHANGE again, while a 45 s task runs and with a DAG triggered
     during the restarts."""
-    fleetlib.Api(f"http://{fleetlib.container_ip('af-ctl1')}:8080", fleetlib.secret("admin_password")).wait_dag("fleet_smoke")
+    fleetlib.api('af-ctl1').wait_dag("fleet_smoke")
     before = fleet_units()
     hosts = sorted({host for unit_hosts in COMPONENTS.values() for host in unit_hosts})
     killed = fleetlib.BackgroundPlaybook("site.yml", extra_vars=CHANGE)
@@ -183,7 +183,7 @@ def test_the_next_run_restarts_nothing(rolled):
 def upgraded(rolled):
     """site.yml -e airflow_version=<the default> on the fleet converged on the earlier release,
     with a 90 s task running when it starts."""
-    api = fleetlib.Api(f"http://{fleetlib.container_ip('af-ctl1')}:8080", fleetlib.secret("admin_password"))
+    api = fleetlib.api('af-ctl1')
     assert api.get("/api/v2/version")["version"] != NEW_VERSION, "the fleet runs the new release already"
     history = {run["dag_run_id"] for run in api.collect("/api/v2/dags/~/dagRuns", "dag_runs")}
     api, long_run = started_long_task(90)
@@ -201,7 +201,7 @@ def test_the_db_is_migrated_exactly_once_and_the_run_history_survives(upgraded):
     history, _long, run = upgraded
     migrations = [name for name in run.changed_tasks() if name.endswith(": Migrate the metadata DB")]
     assert len(migrations) == 1, run.changed_tasks()
-    api = fleetlib.Api(f"http://{fleetlib.container_ip('af-ctl2')}:8080", fleetlib.secret("admin_password"))
+    api = fleetlib.api('af-ctl2')
     assert history <= {r["dag_run_id"] for r in api.collect("/api/v2/dags/~/dagRuns", "dag_runs")}
 
 
@@ -210,7 +210,7 @@ def test_every_component_runs_the_new_release(upgraded):
         assert props["ActiveState"] == "active", (host, unit, props)
         assert f"/airflow-{NEW_VERSION}-" in props["ExecStart"], (host, unit, props["ExecStart"])
     for host in API_SERVERS:
-        api = fleetlib.Api(f"http://{fleetlib.container_ip(host)}:8080", fleetlib.secret("admin_password"))
+        api = fleetlib.api(host)
         assert api.get("/api/v2/version")["version"] == NEW_VERSION
     # A task runs on a worker of the new release, and reports its own Airflow version.
     api, run_id = trigger_anywhere("fleet_smoke")

@@ -1,0 +1,93 @@
+"""The fleet's links are encrypted (airflow_tls on in this scenario): PostgreSQL and Redis refuse
+plain text from a fleet member, every connection the fleet holds to PostgreSQL uses TLS, clients
+verify the servers' certificates, and the API servers and Flower answer HTTPS only, on the
+private address they are bound to. The DAG, pipeline and rollout tests of this scenario then run
+over these links."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import requests
+
+import fleetlib
+
+# Runs on a control host (a DB client by pg_hba.conf) with the Airflow virtualenv's drivers: the
+# same psycopg2 and redis-py the components use. The passwords reach it in a root-only file.
+PROBE = r"""
+import json, psycopg2, redis
+s = json.load(open("/root/.tls-probe.json"))
+db = dict(host="af-data", dbname="airflow", user="airflow", password=s["db"], connect_timeout=5)
+out = {}
+def attempt(name, fn):
+    try:
+        out[name] = ["ok", fn()]
+    except Exception as error:  # what refused it is the answer
+        out[name] = ["refused", "%s: %s" % (type(error).__name__, str(error).strip()[:300])]
+attempt("pg_plain", lambda: psycopg2.connect(sslmode="disable", **db).server_version)
+attempt("pg_other_ca", lambda: psycopg2.connect(sslmode="verify-full", sslrootcert="/etc/ssl/certs/ca-certificates.crt",
+                                                **db).server_version)
+def fleet_sessions():
+    conn = psycopg2.connect(sslmode="verify-full", sslrootcert="/etc/fleet-tls/ca.pem", **db)
+    cur = conn.cursor()
+    cur.execute("SELECT host(a.client_addr), s.ssl, s.version FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)"
+                " WHERE a.client_addr IS NOT NULL AND a.datname = 'airflow'")
+    return cur.fetchall()
+attempt("pg_sessions", fleet_sessions)
+attempt("redis_plain", lambda: redis.Redis(host="af-data", port=6379, password=s["redis"], socket_timeout=5).ping())
+attempt("redis_other_ca", lambda: redis.Redis(host="af-data", port=6379, password=s["redis"], socket_timeout=5, ssl=True,
+                                              ssl_ca_certs="/etc/ssl/certs/ca-certificates.crt").ping())
+attempt("redis_tls", lambda: redis.Redis(host="af-data", port=6379, password=s["redis"], socket_timeout=5, ssl=True,
+                                         ssl_ca_certs="/etc/fleet-tls/ca.pem", ssl_cert_reqs="required").ping())
+print(json.dumps(out))
+"""
+
+
+def probe() -> dict:
+    secrets = {"db": fleetlib.secret("db_password"), "redis": fleetlib.secret("redis_password")}
+    fleetlib.put_file("af-ctl1", "/root/.tls-probe.json", json.dumps(secrets), "0600")
+    try:
+        out = subprocess.run(["docker", "exec", "-i", "af-ctl1", "/opt/airflow/venv/bin/python", "-"], input=PROBE,
+                             capture_output=True, text=True, check=True, timeout=120).stdout
+    finally:
+        subprocess.run(["docker", "exec", "af-ctl1", "rm", "-f", "/root/.tls-probe.json"], check=True)
+    return json.loads(out)
+
+
+def test_postgresql_and_redis_refuse_plain_text_and_the_fleet_uses_verified_tls():
+    seen = probe()
+    assert seen["pg_plain"][0] == "refused" and "no encryption" in seen["pg_plain"][1], seen["pg_plain"]
+    assert seen["pg_other_ca"][0] == "refused" and "certificate verify failed" in seen["pg_other_ca"][1], seen
+    assert seen["redis_plain"][0] == "refused", seen["redis_plain"]
+    assert seen["redis_other_ca"][0] == "refused" and "CERTIFICATE_VERIFY_FAILED" in seen["redis_other_ca"][1], seen
+    assert seen["redis_tls"] == ["ok", True], seen["redis_tls"]
+    state, sessions = seen["pg_sessions"]
+    assert state == "ok", sessions
+    # Every component that holds the DB (schedulers, DAG processors, triggerers, API servers on
+    # both control hosts) is connected, and every one of those sessions is TLS 1.2 or later.
+    clients = {fleetlib.container_ip(name) for name in ("af-ctl1", "af-ctl2")}
+    assert {addr for addr, _, _ in sessions} >= clients, sessions
+    assert all(ssl and version in ("TLSv1.2", "TLSv1.3") for _, ssl, version in sessions), sessions
+
+
+def test_api_servers_and_flower_answer_https_on_their_private_address_only():
+    ca = fleetlib.tls_ca()
+    assert ca, "the cluster scenario runs with airflow_tls"
+    for name in ("af-ctl1", "af-ctl2"):
+        ip = fleetlib.container_ip(name)
+        health = requests.get(f"https://{ip}:8080/api/v2/monitor/health", timeout=10, verify=ca).json()
+        assert health["metadatabase"]["status"] == "healthy", (name, health)
+        try:
+            requests.get(f"http://{ip}:8080/api/v2/monitor/health", timeout=10)
+            plain = "answered"
+        except requests.ConnectionError as error:
+            plain = str(error)
+        assert plain != "answered", f"{name} answered plain HTTP"
+        # Bound to the private address, not loopback or every address.
+        listening = subprocess.run(["docker", "exec", name, "ss", "-Htln", "sport = :8080"], capture_output=True,
+                                   text=True, check=True).stdout.split()
+        assert f"{ip}:8080" in listening and "0.0.0.0:8080" not in listening, listening
+    flower = requests.get(f"https://{fleetlib.container_ip('af-ctl1')}:5555/healthcheck", timeout=10, verify=ca,
+                          auth=("flower", fleetlib.secret("flower_password")))
+    assert flower.status_code == 200 and flower.text.strip() == "OK"
