@@ -1,4 +1,4 @@
-"""The fleet's links are encrypted (airflow_tls on in this scenario): PostgreSQL and Redis refuse
+"""The fleet's links are encrypted and filtered (airflow_tls on in this scenario): PostgreSQL and Redis refuse
 plain text from a fleet member, every connection the fleet holds to PostgreSQL uses TLS, clients
 verify the servers' certificates, and the API servers and Flower answer HTTPS only, on the
 private address they are bound to. The DAG, pipeline and rollout tests of this scenario then run
@@ -7,6 +7,7 @@ over these links."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import requests
@@ -91,3 +92,53 @@ def test_api_servers_and_flower_answer_https_on_their_private_address_only():
     flower = requests.get(f"https://{fleetlib.container_ip('af-ctl1')}:5555/healthcheck", timeout=10, verify=ca,
                           auth=("flower", fleetlib.secret("flower_password")))
     assert flower.status_code == 200 and flower.text.strip() == "OK"
+
+
+OUTSIDER = "af-outsider"
+OUTSIDER_IP = "10.213.0.200"  # on the fleet's Docker network, outside its 10.213.0.0/25 (airflow_firewall_fleet_cidrs)
+# Runs on a host: which of these TCP ports accept a connection within 3 s (a dropped SYN times out).
+CONNECT = r"""
+import json, socket, sys
+out = {}
+for target in sys.argv[1:]:
+    host, port = target.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+        out[target] = "open"
+    except OSError as error:
+        out[target] = type(error).__name__
+print(json.dumps(out))
+"""
+SERVICES = ["af-data:5432", "af-data:6379", "af-wk1:8793", "af-ctl1:8794", "af-ctl1:8080", "af-ctl1:5555"]
+
+
+def reachable(container: str) -> dict:
+    out = subprocess.run(["docker", "exec", "-i", container, "python3", "-", *SERVICES], input=CONNECT,
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    return json.loads(out)
+
+
+def dropped(container: str) -> int:
+    """Packets the host's firewall dropped so far (its table's final counter)."""
+    rules = subprocess.run(["docker", "exec", container, "nft", "list", "chain", "inet", "fleetworks_firewall", "input"],
+                           capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"counter packets (\d+)", rules).group(1))
+
+
+def test_the_firewall_serves_the_fleet_and_refuses_an_outsider():
+    before = dropped("af-data")
+    subprocess.run(["docker", "run", "-d", "--rm", "--name", OUTSIDER, "--network", "af-cluster-net", "--ip", OUTSIDER_IP,
+                    "--entrypoint", "sleep", "airflow-fleet/debian:12", "600"], check=True, capture_output=True)
+    try:
+        outsider = reachable(OUTSIDER)
+    finally:
+        subprocess.run(["docker", "rm", "-f", OUTSIDER], check=False, capture_output=True)
+    member = reachable("af-wk2")
+    # A fleet member reaches every service its groups serve.
+    assert all(state == "open" for state in member.values()), member
+    # The outsider reaches only what users reach (the UI and Flower); PostgreSQL, Redis and the log
+    # servers drop its connection attempts, and af-data's firewall counted them.
+    assert outsider["af-ctl1:8080"] == "open" and outsider["af-ctl1:5555"] == "open", outsider
+    refused = {target: state for target, state in outsider.items() if target not in ("af-ctl1:8080", "af-ctl1:5555")}
+    assert all(state in ("TimeoutError", "timeout") for state in refused.values()), outsider
+    assert dropped("af-data") > before
