@@ -16,7 +16,7 @@ testinfra_hosts = [f"docker://{HOST}"]
 # unit: (limit, why the limit is not lower). Each unit keeps the network (PrivateNetwork, IPAddressDeny and
 # the address families cost ~1.0 of the score), shares the airflow user with the others (no PrivateUsers,
 # DynamicUser, RemoveIPC) and runs Python that may need W+X memory (no MemoryDenyWriteExecute):
-# docs/security.md says why each is not set. A score of a sandbox-less unit is 9.6.
+# docs/security.md says why each is not set.
 LIMITS = {
     "airflow-api-server": (2.0, "serves HTTP(S) to the network (AF_INET/AF_INET6 stay open)"),
     "airflow-scheduler": (2.0, "talks to PostgreSQL, Redis and the API over the network"),
