@@ -68,8 +68,8 @@ def test_postgresql_and_redis_refuse_plain_text_and_the_fleet_uses_verified_tls(
     # Every component that holds the DB (schedulers, DAG processors, triggerers, API servers on
     # both control hosts) is connected, and every one of those sessions is TLS 1.2 or later.
     clients = {fleetlib.container_ip(name) for name in ("af-ctl1", "af-ctl2")}
-    assert {addr for addr, _, _ in sessions} >= clients, sessions
-    assert all(ssl and version in ("TLSv1.2", "TLSv1.3") for _, ssl, version in sessions), sessions
+    assert {session[0] for session in sessions} >= clients, sessions
+    assert all(ssl and version in ("TLSv1.2", "TLSv1.3") for _addr, ssl, version in sessions), sessions
 
 
 def test_api_servers_and_flower_answer_https_on_their_private_address_only():
