@@ -65,3 +65,17 @@ def test_without_tls_nothing_changes(tmp_path):
     urls = render(tmp_path)
     assert urls["db"].endswith("?sslmode=prefer") and urls["result"] == "redis://:rpw@cache.internal:6379/1"
     assert "ssl_active" not in urls["celery"] and urls["api"].startswith("http://")
+
+
+def test_managed_services_verify_against_the_ca_bundle_given(tmp_path):
+    """RDS with verify-full and its CA bundle; ElastiCache with in-transit encryption (no fleet CA)."""
+    urls = render(tmp_path, airflow_db_sslmode="verify-full", airflow_tls_trusted_ca_file="/ctl/rds-global-bundle.pem",
+                  airflow_redis_tls=True)
+    assert urls["db"].endswith("?sslmode=verify-full&sslrootcert=/etc/fleet-tls/ca.pem")
+    assert urls["result"].endswith("/1?ssl_cert_reqs=required&ssl_ca_certs=/etc/fleet-tls/ca.pem")
+    assert urls["celery"]["ssl_cacert"] == "/etc/fleet-tls/ca.pem"
+    system = render(tmp_path, airflow_broker_url="rediss://:p@master.cache.amazonaws.com:6379/0")
+    assert system["celery"]["ssl_active"] == "True"
+    assert system["celery"]["ssl_cacert"] == "/etc/ssl/certs/ca-certificates.crt"  # Amazon's roots are in it
+    assert system["result"].endswith("/1?ssl_cert_reqs=required&ssl_ca_certs=/etc/ssl/certs/ca-certificates.crt")
+    assert system["api"].startswith("http://")
