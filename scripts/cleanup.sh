@@ -2,7 +2,7 @@
 # Remove every container and network the test scenarios made (labelled by
 # molecule), so a run never trips over leftovers of an earlier one.
 set -euo pipefail
-containers="$(docker ps -aq --filter label=owner=molecule) $(docker ps -aq --filter name=^af-outsider$)"
+containers="$(docker ps -aq --filter label=owner=molecule; docker ps -aq --filter name=^af-outsider$)"
 # shellcheck disable=SC2086  # one id per word
 [ -z "$containers" ] || docker rm -f $containers >/dev/null
 for net in af-solo-net af-cluster-net svc-net; do
