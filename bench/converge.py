@@ -95,6 +95,13 @@ def site(inventory: Path, *args: str) -> dict:
             "changed": run.changed(), "hosts": len(recap)}
 
 
+def write_json(path: str, machine: dict, results: dict) -> None:
+    """A benchmark's results beside the machine they were measured on (and when)."""
+    machine = {"cores": os.cpu_count(), **machine, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
+
+
 def shape_hosts(workers: int, solo: bool = False) -> dict[str, list[str]]:
     if solo:
         return {"bench-solo": GROUPS_DATA + GROUPS_CONTROL + ["airflow_workers"]}
@@ -176,9 +183,7 @@ def main() -> int:
         print(f"{name:<12} {median(rows, 'fresh', 'seconds'):>8.0f} {median(rows, 'second', 'seconds'):>9.0f} "
               f"{median(rows, 'ratio'):>6.2f} {median(rows, 'second', 'tasks'):>6.0f} {median(rows, 'second', 'changed'):>8.0f} "
               f"{limit:>18} {full:>15}")
-    machine = {"cores": os.cpu_count(), "rounds": args.rounds, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
+    write_json(args.json, {"rounds": args.rounds}, results)
     print(f"medians of {args.rounds} round(s); JSON: {args.json}")
     return 0
 

@@ -185,10 +185,7 @@ def main() -> int:
               f"{r['latency_p95_s']:>6.2f} {r['cpu_s_per_task']:>10.2f} {r['limit_tasks_per_s']:>8.3f} {r['share_of_limit']:>6.2f}")
     for label, r in results.items():
         print(f"peak memory (MiB), {label}: idle {json.dumps(r['memory_idle_mib'])}; load {json.dumps(r['memory_load_mib'])}")
-    machine = {"cores": os.cpu_count(), "tasks": args.tasks, "untuned": UNTUNED,
-               "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
+    converge.write_json(args.json, {"tasks": args.tasks, "untuned": UNTUNED}, results)
     print(f"JSON: {args.json}")
     return 0
 
