@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -91,8 +92,11 @@ def site(inventory: Path, *args: str) -> dict:
     if proc.returncode != 0:
         sys.exit(f"site.yml {' '.join(args)} failed:\n" + run.output[-4000:])
     recap = run.recap()
+    # The checkout's ansible.cfg enables profile_tasks: its summary names the slowest tasks.
+    slowest = [[name.strip(), float(secs)] for name, secs in
+               re.findall(r"^(\S.*?) -{3,} (\d+\.\d+)s$", run.output, re.MULTILINE)][:15]
     return {"seconds": round(seconds, 1), "tasks": sum(c.get("ok", 0) for c in recap.values()),
-            "changed": run.changed(), "hosts": len(recap)}
+            "changed": run.changed(), "hosts": len(recap), "slowest": slowest}
 
 
 def write_json(path: str, machine: dict, results: dict) -> None:

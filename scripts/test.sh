@@ -72,17 +72,24 @@ ec2_result() {
 for scenario in "${scenarios[@]}"; do
   step "molecule scenario: $scenario"
   start=$SECONDS
-  if molecule test --scenario-name "$scenario"; then
+  steps_file=$(mktemp)
+  # Each step's time (create, converge, idempotence, verify, ...) goes beside the scenario's.
+  set +e
+  molecule test --scenario-name "$scenario" 2>&1 | python tests/tools/step_times.py "$steps_file"
+  rc=${PIPESTATUS[0]}
+  set -e
+  if [ "$rc" -eq 0 ]; then
     passed=$((passed + 1))
     echo "scenario $scenario passed in $((SECONDS - start))s"
-    timings+=("$(printf '%-10s %6ss  passed' "$scenario" "$((SECONDS - start))")")
+    timings+=("$(printf '%-10s %6ss  passed  (%s)' "$scenario" "$((SECONDS - start))" "$(cat "$steps_file")")")
   else
     failed=$((failed + 1))
     failed_names+=("$scenario")
     echo "scenario $scenario FAILED after $((SECONDS - start))s"
-    timings+=("$(printf '%-10s %6ss  FAILED' "$scenario" "$((SECONDS - start))")")
+    timings+=("$(printf '%-10s %6ss  FAILED  (%s)' "$scenario" "$((SECONDS - start))" "$(cat "$steps_file")")")
     molecule destroy --scenario-name "$scenario" >/dev/null 2>&1 || true
   fi
+  rm -f "$steps_file"
   if [ -n "$ec2_pid" ]; then
     ec2_result
     ec2_pid=""

@@ -16,6 +16,8 @@ description:
     I(run_as), so nothing the parse writes belongs to root.
 version_added: 0.1.0
 author: Fleetworks engineers (@fleetworks)
+extends_documentation_fragment:
+  - fleetworks.airflow.read_only
 options:
   release:
     description: The release directory to check.
@@ -37,14 +39,6 @@ options:
     description: The user the parse runs as (its home is the working directory and C(HOME)).
     type: str
     default: airflow
-attributes:
-  check_mode:
-    description: Can run in check mode and report what would change without changing it.
-    support: full
-    details: It only reads.
-  diff_mode:
-    description: Reports the object before and after the change.
-    support: none
 """
 
 EXAMPLES = r"""

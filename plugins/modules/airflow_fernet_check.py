@@ -18,6 +18,8 @@ description:
     never on a command line.
 version_added: 0.1.0
 author: Fleetworks engineers (@fleetworks)
+extends_documentation_fragment:
+  - fleetworks.airflow.read_only
 options:
   db_url:
     description: The metadata DB's SQLAlchemy URL (C([database] sql_alchemy_conn)).
@@ -31,14 +33,6 @@ options:
     description: Seconds to wait for the DB before reporting it unreachable.
     type: int
     default: 10
-attributes:
-  check_mode:
-    description: Can run in check mode and report what would change without changing it.
-    support: full
-    details: It only reads.
-  diff_mode:
-    description: Reports the object before and after the change.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -125,8 +125,8 @@ def test_the_playbooks_reached_the_host_over_ssh_as_a_sudo_user(host):
 
 
 def test_tasks_get_the_toolchain_of_airflows_images(host, api):
-    """@task.virtualenv (with requirements, from the index with the proxy CA and the
-    Airflow lock), @task.external_python and a BashOperator finding python, pip and
+    """@task.virtualenv (with requirements, offline from the wheelhouse, with the Airflow
+    lock), @task.external_python and a BashOperator finding python, pip and
     airflow by name all run on the worker."""
     lock = (fleetlib.PROJECT / "roles/airflow/files/constraints-3.3.2.txt").read_text()
     locked_celery = re.search(r"^celery==(\S+)", lock, re.MULTILINE).group(1)
@@ -147,6 +147,32 @@ def test_tasks_get_the_toolchain_of_airflows_images(host, api):
     python, pip, airflow, version = api.xcom("fleet_toolchain", run_id, "python_and_airflow_on_path").split()
     assert (python, pip, airflow) == (f"{active_venv}/bin/python", f"{active_venv}/bin/pip", f"{active_venv}/bin/airflow")
     assert version == "3.3.2"
+
+
+def test_airflow_came_offline_from_the_wheelhouse(host):
+    """airflow_wheelhouse: the host cannot reach the package index (prepare.yml points its names
+    at loopback), yet Airflow and uv installed, and every distribution in their virtualenvs is a
+    wheel of the one wheelhouse the controller built for this host's Python and pushed."""
+    assert host.run("getent hosts pypi.org").stdout.split()[0] == "127.0.0.1"
+    probe = host.run("/opt/airflow/venv/bin/python -c \"import urllib.request; "
+                     "urllib.request.urlopen('https://pypi.org/simple/', timeout=5)\"")
+    assert probe.rc != 0 and "Connection refused" in probe.stderr, probe.stderr
+    names = host.check_output("ls /opt/airflow/wheelhouse").split()
+    python = host.check_output("/usr/bin/python3 -c 'import platform; print(platform.python_version())'")
+    assert len(names) == 1 and names[0].startswith("airflow-3.3.2-") and f"-cp{python}-" in names[0], names
+    assert (fleetlib.EPHEMERAL / "wheelhouses" / f"{names[0]}.tar").is_file(), "the controller built no such wheelhouse"
+    wheels = host.check_output(f"ls /opt/airflow/wheelhouse/{names[0]}").split()
+    wheel_keys = {re.sub(r"[-_.]+", "_", "-".join(w.split("-")[:2]).lower()) for w in wheels if w.endswith(".whl")}
+    listing = "import importlib.metadata as m, json; print(json.dumps([[d.name, d.version] for d in m.distributions()]))"
+    for venv in (host.check_output("readlink -f /opt/airflow/venv"), "/opt/airflow/uv-0.13.9"):
+        dists = json.loads(host.check_output(f"{venv}/bin/python -c '{listing}'"))
+        # pip and setuptools come with the Python (ensurepip), not from an index.
+        installed = {re.sub(r"[-_.]+", "_", f"{name}-{version}".lower()) for name, version in dists
+                     if name.lower() not in ("pip", "setuptools")}
+        assert len(installed) > (100 if "venvs" in venv else 0), (venv, sorted(installed))
+        assert installed <= wheel_keys, (venv, sorted(installed - wheel_keys))
+    packages_env = host.file("/etc/airflow/env/packages.env").content_string
+    assert "PIP_NO_INDEX='1'" in packages_env and "UV_OFFLINE='1'" in packages_env
 
 
 def test_secret_files_are_private(host):

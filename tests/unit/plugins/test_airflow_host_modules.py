@@ -1,6 +1,6 @@
 """The modules that run on Airflow hosts, through their logic: the release sync's wait,
-the health wait's crash detection, the DAG check's file comparison and error lines, and the
-fernet check's decryption (with a rotation list)."""
+the health wait's crash detection, the DAG check's file comparison and error lines, the
+fernet check's decryption (with a rotation list) and the schema check's migration heads."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_api imp
 from ansible_collections.fleetworks.airflow.plugins.modules import (
     airflow_dags_check,
     airflow_dags_sync,
+    airflow_db_schema,
     airflow_fernet_check,
     airflow_health,
 )
@@ -212,6 +213,20 @@ def test_fernet_check_reports_a_value_that_is_no_token():
 
     decrypt = airflow_fernet_check.make_decrypt(Fernet.generate_key().decode())
     assert airflow_fernet_check.undecryptable_ids([("broken", [(True, "garbage")])], decrypt) == ["broken"]
+
+
+def migration(revision, down, annotated=False):
+    kind = ": str" if annotated else ""
+    return f'''"""A migration."""\nrevision{kind} = "{revision}"\ndown_revision{kind} = {down}\nbranch_labels = None\n'''
+
+
+def test_schema_check_finds_the_head_of_a_migration_chain_with_a_merge():
+    """Airflow's revision ids are not all hex ("1b2c3d4e5f6g"); a merge names two down revisions."""
+    texts = [migration("aaa111", "None"), migration("1b2c3d4e5f6g", '"aaa111"'), migration("ccc333", "'aaa111'", True),
+             migration("ddd444", '("1b2c3d4e5f6g", "ccc333")'), "# no revision here\n"]
+    assert airflow_db_schema.migration_heads(texts) == ["ddd444"]
+    # Two heads until something merges them.
+    assert airflow_db_schema.migration_heads(texts[:3]) == ["1b2c3d4e5f6g", "ccc333"]
 
 
 def test_health_probes_follow_the_configured_address_scheme_and_ca():
