@@ -65,7 +65,7 @@ def install(env: str) -> dict:
     put(env, "/opt/airflow/packages.env")
     uv = dexec(f'set -a; . /opt/airflow/packages.env; set +a; python3 -m venv /opt/airflow/uv && '
                f'/opt/airflow/uv/bin/pip install --no-cache-dir --quiet "uv=={UV}"')
-    venv = dexec("/opt/airflow/install-venv /opt/airflow/packages.env /usr/bin/python3 /opt/airflow/venv uv "
+    venv = dexec("bash /opt/airflow/install-venv /opt/airflow/packages.env /usr/bin/python3 /opt/airflow/venv uv "
                  f"/opt/airflow/uv/bin/uv /opt/airflow/constraints.txt /srv/dags/.python "
                  f"'apache-airflow[{EXTRAS}]=={VERSION}'")
     count = subprocess.run(["docker", "exec", HOST, "/opt/airflow/venv/bin/python", "-c",

@@ -163,9 +163,10 @@ def rollouts(inventory: str, dags: Path, files: int, rounds: int) -> dict:
     for n in range(rounds):
         for old in dags.glob("bench_rollout_*.py"):
             old.unlink()
+        # rollout.PROBE names its DAG bench_rollout_<n> and returns n: a number.
         for i in range(files - 2):
-            (dags / f"bench_rollout_{i:03d}.py").write_text(rollout.PROBE.format(n=f"{i:03d}"))
-        (dags / f"bench_rollout_r{n}.py").write_text(rollout.PROBE.format(n=f"r{files}_{n}"))
+            (dags / f"bench_rollout_{i:03d}.py").write_text(rollout.PROBE.format(n=1000 + i))
+        (dags / f"bench_rollout_r{n}.py").write_text(rollout.PROBE.format(n=f"9{files}{n:02d}"))
         visible, wall = rollout.rollout(inventory, dags)
         seen.append(visible)
         walls.append(wall)
@@ -204,6 +205,7 @@ def main() -> int:
                                (secrets / "admin_password").read_text().strip())
             api.wait_dag(DAG_ID, timeout=600)
             results[label] = measure(api, list(hosts), args.tasks)
+            converge.write_json(args.json, {"tasks": args.tasks, "untuned": UNTUNED}, results)
         for files in (2, 200):
             results[f"rollout of {files} DAG files"] = rollouts(str(inventory), dags, files, args.rollouts)
     finally:
