@@ -17,16 +17,8 @@ description:
 version_added: 0.2.0
 author: Fleetworks engineers (@fleetworks)
 extends_documentation_fragment:
+  - fleetworks.airflow.db
   - fleetworks.airflow.read_only
-options:
-  db_url:
-    description: The metadata DB's SQLAlchemy URL (C([database] sql_alchemy_conn)).
-    type: str
-    required: true
-  connect_timeout:
-    description: Seconds to wait for the DB.
-    type: int
-    default: 10
 """
 
 EXAMPLES = r"""
@@ -66,6 +58,7 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_db import db_connection
 
 REVISION = re.compile(r"""^revision\s*(?::[^=]*)?=\s*["']([^"']+)["']""", re.MULTILINE)
 DOWN_REVISION = re.compile(r"""^down_revision\s*(?::[^=]*)?=\s*(.+)$""", re.MULTILINE)
@@ -102,15 +95,10 @@ def migration_texts():
 def db_revisions(db_url, connect_timeout):
     import sqlalchemy
 
-    args = {"connect_timeout": connect_timeout} if db_url.startswith("postgresql") else {}
-    engine = sqlalchemy.create_engine(db_url, connect_args=args, poolclass=sqlalchemy.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            if "alembic_version" not in sqlalchemy.inspect(conn).get_table_names():
-                return []
-            return sorted(row[0] for row in conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")))
-    finally:
-        engine.dispose()
+    with db_connection(db_url, connect_timeout) as conn:
+        if "alembic_version" not in sqlalchemy.inspect(conn).get_table_names():
+            return []
+        return sorted(row[0] for row in conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")))
 
 
 def main():

@@ -19,20 +19,13 @@ description:
 version_added: 0.1.0
 author: Fleetworks engineers (@fleetworks)
 extends_documentation_fragment:
+  - fleetworks.airflow.db
   - fleetworks.airflow.read_only
 options:
-  db_url:
-    description: The metadata DB's SQLAlchemy URL (C([database] sql_alchemy_conn)).
-    type: str
-    required: true
   fernet_key:
     description: The fleet's fernet key, or several comma-separated (new first, then the old ones a rotation keeps).
     type: str
     required: true
-  connect_timeout:
-    description: Seconds to wait for the DB before reporting it unreachable.
-    type: int
-    default: 10
 """
 
 EXAMPLES = r"""
@@ -71,6 +64,7 @@ undecryptable:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_db import db_connection
 
 # (table, id column, [(encrypted-flag column, value column)]) as Airflow 3 stores them.
 ENCRYPTED_FIELDS = [
@@ -105,10 +99,8 @@ def read_rows(db_url, connect_timeout):
     """{table: [(id, [(flag, value)])]}, or a string saying why the DB could not be read."""
     import sqlalchemy
 
-    args = {"connect_timeout": connect_timeout} if db_url.startswith("postgresql") else {}
-    engine = sqlalchemy.create_engine(db_url, connect_args=args, poolclass=sqlalchemy.pool.NullPool)
     try:
-        with engine.connect() as conn:
+        with db_connection(db_url, connect_timeout) as conn:
             tables = set(sqlalchemy.inspect(conn).get_table_names())
             if not {table for table, _id, _fields in ENCRYPTED_FIELDS} <= tables:
                 return "the DB has no Airflow tables yet"
@@ -121,8 +113,6 @@ def read_rows(db_url, connect_timeout):
             return found
     except sqlalchemy.exc.OperationalError as error:
         return "the DB cannot be reached (%s)" % str(error.orig).strip().splitlines()[0]
-    finally:
-        engine.dispose()
 
 
 def main():

@@ -17,6 +17,8 @@ description:
     the state of a host's components in one round trip per host instead of several per component.
 version_added: 0.1.0
 author: Fleetworks engineers (@fleetworks)
+extends_documentation_fragment:
+  - fleetworks.airflow.read_only
 options:
   units:
     description: The units to read.
@@ -40,14 +42,6 @@ options:
     description: Where the unit files are.
     type: path
     default: /etc/systemd/system
-attributes:
-  check_mode:
-    description: Can run in check mode and report what would change without changing it.
-    support: full
-    details: It only reads.
-  diff_mode:
-    description: Reports the object before and after the change.
-    support: none
 notes:
   - Reads files as root (environment files are not world-readable); runs with the host's own Python.
 """
