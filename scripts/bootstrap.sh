@@ -2,6 +2,8 @@
 # Make this machine able to run the fleet: a Docker engine, debootstrap, and
 # the pinned controller tools in .venv. Safe to run again; does only what is
 # missing. Needs root (or sudo) for the system packages and dockerd.
+#   scripts/bootstrap.sh            # what the fleet needs
+#   scripts/bootstrap.sh --browser  # and Debian's headless Chromium for the browser checks
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,7 +15,12 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs+=(python3 python3-venv)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
-command -v shellcheck >/dev/null 2>&1 || need_pkgs+=(shellcheck)  # ansible-test sanity
+command -v shellcheck >/dev/null 2>&1 || need_pkgs+=(shellcheck)  # ansible-test sanity, the scripts' lint
+if [ "${1:-}" = --browser ]; then  # scripts/demo/browse.py: Debian's browser and driver, no download of its own
+  command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
+  command -v certutil >/dev/null 2>&1 || need_pkgs+=(libnss3-tools)
+fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "bootstrap: installing ${need_pkgs[*]}"
   "${sudo_cmd[@]}" apt-get update -qq

@@ -75,3 +75,16 @@ class Api(airflow_api.AirflowApi):
     def xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1):
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
         return self.get(path, params={"map_index": map_index})["value"]
+
+    def log_tail(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, lines: int = 3) -> str:
+        """The last lines of one try's log, for a failure message: a report, never a check."""
+        try:
+            log = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+                           full_content="true")
+        except Exception as error:  # noqa: BLE001 - its failure must not hide the result it explains
+            return f"(its log could not be read: {error})"
+        content = log.get("content", "")
+        # Airflow 3 returns the log as structured entries; older formats as text.
+        entries = ([str(entry.get("event", entry)) if isinstance(entry, dict) else str(entry) for entry in content]
+                   if isinstance(content, list) else str(content).splitlines())
+        return " | ".join(entries[-lines:])[-600:]

@@ -8,13 +8,13 @@ is mocked. Container addresses come from the Docker engine.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import re
 import signal
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,14 +37,15 @@ def secret(name: str) -> str:
     return (SECRETS / name).read_text().strip()
 
 
-def fleet_secrets() -> dict[str, str]:
+def fleet_secrets(complete: bool = True) -> dict[str, str]:
     """Every secret generated on the controller, by name, as the hosts hold it: the fleet's own
     (the fernet key is the base64 of its seed file) and any other a scenario generates there
     (a connection's password, package index credentials)."""
     values = {path.name: path.read_text().strip() for path in sorted(SECRETS.iterdir()) if path.is_file()}
     missing = set(GENERATED_SECRETS) - set(values)
-    assert not missing, f"generated secrets missing from {SECRETS}: {sorted(missing)}"
-    values["fernet_key"] = base64.b64encode(values.pop("fernet_key_seed").encode()).decode()
+    assert not missing or not complete, f"generated secrets missing from {SECRETS}: {sorted(missing)}"
+    if "fernet_key_seed" in values:
+        values["fernet_key"] = base64.b64encode(values.pop("fernet_key_seed").encode()).decode()
     # The TLS keys (airflow_tls): the longest base64 line of each PEM stands for it.
     for path in sorted((SECRETS / "tls").glob("*.key")) if (SECRETS / "tls").is_dir() else []:
         values[f"tls_key:{path.stem}"] = max(path.read_text().splitlines(), key=len)
@@ -76,19 +77,30 @@ def api(name: str) -> Api:
     return Api(api_url(name), secret("admin_password"), ca_path=tls_ca())
 
 
-def leaked_secrets(text: str) -> list[str]:
-    """Names of the fleet secrets whose value appears in text."""
-    return [name for name, value in fleet_secrets().items() if value in text]
+def leaked_secrets(text: str, complete: bool = True) -> list[str]:
+    """Names of the fleet secrets whose value appears in text (complete: every secret the fleet
+    generates must be there to look for)."""
+    return [name for name, value in fleet_secrets(complete).items() if value in text]
 
 
-def world_readable_files_with_secrets(container: str) -> list[str]:
+LEAK_CANARY = "/var/tmp/fleet-leakcheck-canary"  # not under /run: docker cp cannot write into a tmpfs
+
+
+def world_readable_files_with_secrets(container: str, complete: bool = True) -> list[str]:
     """World-readable files on a host that hold a fleet secret: configs, units, virtualenvs, logs,
-    /tmp and /run. The values go to the host in a root-only file (docker cp), never on a command line."""
-    put_file(container, "/root/.fleet-leakcheck", "\n".join(fleet_secrets().values()) + "\n", "0600")
+    /tmp and /run. The values go to the host in a root-only file (docker cp), never on a command line.
+    Every search carries its own positive control: a world-readable canary file holding a value it
+    looks for must be found, so a search that did not run (a failed docker exec) is an error, not
+    "no leak"."""
+    canary = f"fleet-leakcheck-canary-{os.urandom(8).hex()}"
+    put_file(container, "/root/.fleet-leakcheck", "\n".join([*fleet_secrets(complete).values(), canary]) + "\n", "0600")
+    put_file(container, LEAK_CANARY, canary + "\n", "0644")
     search = ("find / /run -xdev -type f -perm -004 -size -4M -print0 2>/dev/null"
-              " | xargs -0 -r grep -lF -f /root/.fleet-leakcheck; rm -f /root/.fleet-leakcheck")
-    return subprocess.run(["docker", "exec", container, "sh", "-c", search], capture_output=True, text=True,
-                          check=False).stdout.split()
+              " | xargs -0 -r grep -lF -f /root/.fleet-leakcheck; rm -f /root/.fleet-leakcheck " + LEAK_CANARY)
+    found = subprocess.run(["docker", "exec", container, "sh", "-c", search], capture_output=True, text=True,
+                           check=False).stdout.split()
+    assert LEAK_CANARY in found, f"the search for secrets on {container} did not find its own canary: it did not run"
+    return [path for path in found if path != LEAK_CANARY]
 
 
 def put_file(container: str, path: str, text: str, mode: str) -> None:
@@ -101,43 +113,92 @@ def put_file(container: str, path: str, text: str, mode: str) -> None:
 
 
 def command_lines(container: str) -> str:
-    """Every process command line on a host, arguments separated by spaces."""
-    return subprocess.run(["docker", "exec", container, "sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"],
-                          capture_output=True, text=True, check=False).stdout
+    """Every process command line on a host, arguments separated by spaces. Fails when they cannot
+    be read (PID 1, systemd, is always among them), so an unreadable host is never "no leak"."""
+    proc = subprocess.run(["docker", "exec", container, "sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"],
+                          capture_output=True, text=True, check=False)
+    assert "systemd" in proc.stdout, f"no process command lines read on {container}: {proc.stderr.strip()}"
+    return proc.stdout
+
+
+# Runs on the host, as root, for as long as its stdin stays open: reads every process's command
+# line straight from /proc many times a second (no process started per sample, so the sampling
+# does not slow the run it watches), and prints what it saw as JSON when stdin closes. The
+# secrets come from a root-only file it deletes once read: none is ever on a command line.
+_SAMPLER = r"""
+import json, os, sys, threading
+path = sys.argv[1]
+with open(path) as handle:
+    secrets = dict(line.rstrip("\n").split("\t", 1) for line in handle if "\t" in line)
+os.unlink(path)
+marks = ("ansible-tmp-", "AnsiballZ", "BECOME-SUCCESS-")
+seen = {"samples": 0, "ansible_seen": 0, "unread": 0, "leaked": []}
+leaked = set()
+done = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+while not done.is_set():
+    lines = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                    lines.append(handle.read().replace(b"\0", b" ").decode("utf-8", "replace"))
+            except OSError:
+                pass
+    text = "\n".join(lines)
+    if "systemd" not in text:
+        seen["unread"] += 1
+    else:
+        seen["samples"] += 1
+        seen["ansible_seen"] += any(mark in text for mark in marks)
+        leaked.update(name for name, value in secrets.items() if value in text)
+    done.wait(0.05)
+seen["leaked"] = sorted(leaked)
+print(json.dumps(seen))
+"""
 
 
 class CommandLineSampler:
-    """Reads every process command line on some hosts, over and over, while a playbook runs:
-    a secret passed as an argument (or through sudo's environment) shows up here. Keeps the
-    names of the secrets seen and how many samples caught Ansible's own processes at work."""
+    """Reads every process command line on some hosts, over and over (20 times a second), while a
+    playbook runs: a secret passed as an argument (or through sudo's environment) shows up here.
+    Keeps the names of the secrets seen and how many samples caught Ansible's own processes at
+    work; a sample that could not read the host's processes (PID 1's, systemd, is always among
+    them) fails the sampler, never counts as "no leak"."""
 
-    def __init__(self, containers: list[str], interval: float = 0.2):
-        self.containers, self.interval = containers, interval
+    def __init__(self, containers: list[str]):
+        self.containers = containers
         self.secrets = fleet_secrets()
         self.leaked: set[str] = set()
         self.samples = 0
         self.ansible_seen = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for name in self.containers:
-                text = command_lines(name)
-                self.leaked.update(key for key, value in self.secrets.items() if value in text)
-                self.samples += 1
-                # Without pipelining modules run from ansible-tmp-* files; with it, from stdin under
-                # become's `sudo ... sh -c 'echo BECOME-SUCCESS-...; python3'`.
-                self.ansible_seen += any(mark in text for mark in ("ansible-tmp-", "AnsiballZ", "BECOME-SUCCESS-"))
-            self._stop.wait(self.interval)
+        self.unread: list[str] = []
+        self._procs: dict[str, subprocess.Popen] = {}
 
     def __enter__(self) -> "CommandLineSampler":
-        self._thread.start()
+        for name in self.containers:
+            tag = os.urandom(6).hex()
+            put_file(name, f"/root/.fleet-sampler-{tag}.py", _SAMPLER, "0600")
+            put_file(name, f"/root/.fleet-sampler-{tag}", "".join(f"{k}\t{v}\n" for k, v in self.secrets.items()), "0600")
+            self._procs[name] = subprocess.Popen(
+                ["docker", "exec", "-i", name, "sh", "-c", 'python3 "$0" "$1"; rm -f "$0"',
+                 f"/root/.fleet-sampler-{tag}.py", f"/root/.fleet-sampler-{tag}"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+        for name, proc in self._procs.items():
+            out, err = proc.communicate("", timeout=60)
+            try:
+                seen = json.loads(out.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                self.unread.append(f"{name}: the sampler printed nothing readable: {err.strip()[-300:]}")
+                continue
+            self.samples += seen["samples"]
+            self.ansible_seen += seen["ansible_seen"]
+            self.leaked.update(seen["leaked"])
+            if seen["unread"]:
+                self.unread.append(f"{name}: {seen['unread']} samples read no command lines")
+        assert not self.unread, f"samplers that could not read a host: {self.unread[:3]}"
 
 
 def container_ip(name: str) -> str:
@@ -212,7 +273,16 @@ def run_playbook(
     """ansible-playbook against the scenario's inventory (or another), as a user runs it."""
     cmd, env, cwd = _playbook_command(playbook, args, extra_vars, inventory)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd, check=False)
-    return PlaybookRun(proc.returncode, proc.stdout + proc.stderr)
+    return _scanned(PlaybookRun(proc.returncode, proc.stdout + proc.stderr))
+
+
+def _scanned(run: PlaybookRun) -> PlaybookRun:
+    """Every run a test makes, whatever it tests (a scale-out, a lost host, an upgrade), is searched
+    for the fleet's secrets: none may appear in Ansible's output."""
+    if SECRETS.is_dir():
+        leaked = leaked_secrets(run.output, complete=False)
+        assert leaked == [], f"secrets in the output of ansible-playbook: {leaked}"
+    return run
 
 
 class BackgroundPlaybook:
@@ -228,6 +298,11 @@ class BackgroundPlaybook:
     def running(self) -> bool:
         return self._proc.poll() is None
 
+    def output_so_far(self) -> str:
+        """What the run has printed until now (it goes on)."""
+        fd = self._log.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+
     def kill(self) -> PlaybookRun:
         """SIGKILL to ansible-playbook and its forks, as when the controller dies mid-run."""
         if self.running():
@@ -241,7 +316,7 @@ class BackgroundPlaybook:
             if self._proc.poll() is None:
                 self._proc.kill()
         self._log.seek(0)
-        return PlaybookRun(rc, self._log.read())
+        return _scanned(PlaybookRun(rc, self._log.read()))
 
 
 def flower_workers(base_url: str, auth: tuple[str, str] | None) -> requests.Response:
@@ -260,7 +335,14 @@ def _fault_row_key(line: str) -> str:
 def record_faults(scenario: str, rows: dict[str, tuple[str, str, float]], intro: str = "") -> None:
     """Write the faults a scenario injected, {fault: (what happened, what was measured, seconds)},
     into its own section of docs/faults.md, keeping the other scenarios' sections. A fault's row
-    replaces its earlier one and other rows stay, so several test modules can add theirs."""
+    replaces its earlier one and other rows stay, so several test modules can add theirs. The
+    scenarios run side by side: a lock keeps one's section from overwriting the other's."""
+    with open(Path(tempfile.gettempdir()) / "fleetworks-faults.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _record_faults(scenario, rows, intro)
+
+
+def _record_faults(scenario: str, rows: dict[str, tuple[str, str, float]], intro: str) -> None:
     text = FAULT_DOC.read_text() if FAULT_DOC.exists() else ""
     sections = {m.group(1): m.group(2) for m in re.finditer(r"<!-- (\w+):begin -->\n(.*?)<!-- \1:end -->\n", text, re.S)}
     old = sections.get(scenario, "")

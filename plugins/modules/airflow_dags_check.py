@@ -7,9 +7,10 @@ module: airflow_dags_check
 short_description: Parse a DAG release with the fleet's own Airflow before any host switches to it
 description:
   - Imports every DAG file of a release directory the way the DAG processor does (Airflow's own C(BundleDagBag)),
-    and reports the DAG ids it defines, the files that failed with file, line and error, and the Python files the
-    release adds, changes or removes compared with the current release.
-  - Fails when a file does not import or the release defines no DAG.
+    serializes every DAG as the DAG processor stores it, and reports the DAG ids it defines, the files that failed
+    with file, line and error, and the Python files the release adds, changes or removes compared with the current
+    release.
+  - Fails when a file does not import, a DAG cannot be serialized, or the release defines no DAG.
   - B(Must run with the Python of the Airflow virtualenv) (set C(ansible_python_interpreter) to it), because the check is
     only worth anything when it parses with exactly the Airflow, providers and packages the fleet runs. It runs
     as root, reads I(environment_files) (the host's Airflow environment), and parses in a child process that runs as
@@ -136,7 +137,28 @@ def parse(release, packages_dir):
 
     bag = BundleDagBag(dag_folder=release, bundle_path=release, bundle_name="dags-folder")
     errors = [describe_error(release, rel, trace) for rel, trace in sorted(bag.import_errors.items())]
-    return {"dag_ids": sorted(bag.dags), "files": len(bag.file_last_changed) + len(errors), "errors": errors}
+    files = len(bag.file_last_changed) + len(errors)
+    # What the DAG processor stores is each DAG serialized: a DAG that imports but cannot be
+    # serialized (say, a priority weight strategy no plugin registers) becomes an import error there.
+    errors += serialization_errors(release, bag.dags)
+    return {"dag_ids": sorted(bag.dags), "files": files, "errors": errors}
+
+
+def serialization_errors(release, dags, serialize=None):
+    """{file, line, error} of each DAG that the DAG processor's serializer refuses."""
+    if serialize is None:
+        from airflow.serialization.serialized_objects import DagSerialization
+
+        serialize = DagSerialization.to_dict
+    errors = []
+    for dag_id, dag in sorted(dags.items()):
+        try:
+            serialize(dag)
+        except Exception as error:  # whatever the serializer raises, the DAG processor records
+            shown = describe_error(release, dag.fileloc, "")["file"]
+            errors.append({"file": shown, "line": None,
+                           "error": "DAG %s cannot be serialized: %s: %s" % (dag_id, type(error).__name__, error)})
+    return errors
 
 
 def parse_as(user, env, release, packages_dir):

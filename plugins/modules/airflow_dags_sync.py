@@ -80,9 +80,17 @@ missing:
   description: DAGs of the release not offered at the timeout.
   returned: failure
   type: list
+import_errors:
+  description:
+    - The import errors the DAG processors recorded since I(switched_at), each C(file) and C(error) (the last line
+      of its traceback), on a timeout. They say why a DAG was not offered.
+  returned: failure
+  type: list
+  elements: dict
 """
 
 import time
+from datetime import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_api import (
@@ -144,6 +152,21 @@ def sync(api, want, changed_files, switched_at, timeout, reserialize, poll=0.25,
         sleep(poll)
 
 
+def import_errors_since(api, since):
+    """[{file, error}] of the import errors recorded at or after `since` (epoch seconds), the error
+    being its traceback's last line: what the DAG processors made of the release's files."""
+    found = []
+    for entry in api.collect("/api/v2/importErrors", "import_errors"):
+        try:
+            stamp = datetime.fromisoformat(str(entry.get("timestamp", "")).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            stamp = since  # no readable time: report it rather than hide it
+        if stamp >= since - 1:
+            lines = [line.strip() for line in str(entry.get("stack_trace") or "").splitlines() if line.strip()]
+            found.append({"file": entry.get("filename"), "error": lines[-1] if lines else ""})
+    return found
+
+
 def main():
     spec = dict(
         API_ARGUMENT_SPEC,
@@ -163,13 +186,18 @@ def main():
         if rc != 0:
             module.fail_json(msg="parsing the DAG folder failed: %s" % (err or out)[-2000:], rc=rc)
 
+    api = AirflowApi.from_module(module)
     try:
-        ok, result = sync(AirflowApi.from_module(module), set(params["dag_ids"]), params["changed_files"],
+        ok, result = sync(api, set(params["dag_ids"]), params["changed_files"],
                           params["switched_at"] or time.time(), params["timeout"],
                           reserialize if command else None, params["poll_interval"])
     except AirflowApiError as error:
         module.fail_json(msg=str(error), status=error.status)
     if not ok:
+        try:
+            result["import_errors"] = import_errors_since(api, params["switched_at"] or 0)
+        except AirflowApiError as error:
+            result["import_errors"] = [{"file": None, "error": "the import errors could not be read: %s" % error}]
         module.fail_json(msg="the API did not offer exactly the release's DAGs within %ss" % params["timeout"], **result)
     module.exit_json(changed=False, **result)
 

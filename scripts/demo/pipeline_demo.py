@@ -22,7 +22,7 @@ DAG, BUCKET, TABLE, DATE = "s3_csv_to_dynamodb", "airflow-pipeline", "orders", "
 
 def main() -> int:
     base_url, password_file, endpoint = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
-    csv = Path(sys.argv[4]) if len(sys.argv) > 4 else Path(__file__).with_name("demo") / "orders.csv"
+    csv = Path(sys.argv[4]) if len(sys.argv) > 4 else Path(__file__).with_name("orders.csv")
     aws_standin.prepare(endpoint, BUCKET, TABLE)
     aws_standin.put_csv(endpoint, BUCKET, f"incoming/{DATE}/orders.csv", csv.read_bytes())
     api = Api(base_url, password_file.read_text().strip())

@@ -1,6 +1,8 @@
 """The fleet's links are encrypted and filtered (airflow_tls on in this scenario): PostgreSQL and Redis refuse
 plain text from a fleet member, every connection the fleet holds to PostgreSQL uses TLS, clients
-verify the servers' certificates, and the API servers and Flower answer HTTPS only, on the
+verify the servers' certificates; over TLS, a member with the DB password writes and a wrong
+password or none is refused (the DB stores it as SCRAM, the broker keeps its data on disk and
+never evicts it), and the API servers and Flower answer HTTPS only, on the
 private address they are bound to. The DAG, pipeline and rollout tests of this scenario then run
 over these links."""
 
@@ -36,11 +38,25 @@ def fleet_sessions():
                 " WHERE a.client_addr IS NOT NULL AND a.datname = 'airflow'")
     return cur.fetchall()
 attempt("pg_sessions", fleet_sessions)
+attempt("pg_wrong_password", lambda: psycopg2.connect(sslmode="verify-full", sslrootcert="/etc/fleet-tls/ca.pem",
+                                                      **dict(db, password="not-the-password")).server_version)
+def write_and_read():
+    conn = psycopg2.connect(sslmode="verify-full", sslrootcert="/etc/fleet-tls/ca.pem", **db)
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMPORARY TABLE links_probe (id int primary key); INSERT INTO links_probe VALUES (42);"
+                    " SELECT id FROM links_probe")
+        return cur.fetchone()[0]
+attempt("pg_write", write_and_read)
 attempt("redis_plain", lambda: redis.Redis(host="af-data", port=6379, password=s["redis"], socket_timeout=5).ping())
 attempt("redis_other_ca", lambda: redis.Redis(host="af-data", port=6379, password=s["redis"], socket_timeout=5, ssl=True,
                                               ssl_ca_certs="/etc/ssl/certs/ca-certificates.crt").ping())
 attempt("redis_tls", lambda: redis.Redis(host="af-data", port=6379, password=s["redis"], socket_timeout=5, ssl=True,
                                          ssl_ca_certs="/etc/fleet-tls/ca.pem", ssl_cert_reqs="required").ping())
+tls = dict(host="af-data", port=6379, socket_timeout=5, ssl=True, ssl_ca_certs="/etc/fleet-tls/ca.pem", ssl_cert_reqs="required")
+attempt("redis_no_password", lambda: redis.Redis(**tls).ping())
+attempt("redis_wrong_password", lambda: redis.Redis(password="not-the-password", **tls).ping())
+attempt("redis_settings", lambda: [redis.Redis(password=s["redis"], **tls).config_get(name)[name]
+                                   for name in ("appendonly", "maxmemory-policy")])
 print(json.dumps(out))
 """
 
@@ -56,13 +72,28 @@ def probe() -> dict:
     return json.loads(out)
 
 
-def test_postgresql_and_redis_refuse_plain_text_and_the_fleet_uses_verified_tls():
+def test_postgresql_and_redis_refuse_plain_text_and_wrong_passwords_and_the_fleet_uses_verified_tls():
     seen = probe()
     assert seen["pg_plain"][0] == "refused" and "no encryption" in seen["pg_plain"][1], seen["pg_plain"]
     assert seen["pg_other_ca"][0] == "refused" and "certificate verify failed" in seen["pg_other_ca"][1], seen
     assert seen["redis_plain"][0] == "refused", seen["redis_plain"]
     assert seen["redis_other_ca"][0] == "refused" and "CERTIFICATE_VERIFY_FAILED" in seen["redis_other_ca"][1], seen
     assert seen["redis_tls"] == ["ok", True], seen["redis_tls"]
+    # A fleet member with the right password writes; without it, or with a wrong one, it is refused.
+    assert seen["pg_write"] == ["ok", 42], seen["pg_write"]
+    assert seen["pg_wrong_password"][0] == "refused" and "password authentication failed" in seen["pg_wrong_password"][1], seen
+    assert seen["redis_no_password"][0] == "refused" and "Authentication required" in seen["redis_no_password"][1], seen
+    assert seen["redis_wrong_password"][0] == "refused", seen["redis_wrong_password"]
+    assert re.search("WRONGPASS|invalid", seen["redis_wrong_password"][1], re.IGNORECASE), seen["redis_wrong_password"]
+    # The broker's data is kept on disk (append-only file) and never evicted to make room.
+    assert seen["redis_settings"][0] == "ok", seen["redis_settings"]
+    appendonly, policy = seen["redis_settings"][1]
+    assert appendonly == "yes" and policy in ("noeviction", "volatile-lru", "volatile-lfu", "volatile-ttl",
+                                              "volatile-random"), seen["redis_settings"]
+    stored = subprocess.run(["docker", "exec", "af-data", "runuser", "-u", "postgres", "--", "psql", "-Atc",
+                             "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'airflow'"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert stored == "t", "the airflow role's password is not stored as SCRAM-SHA-256"
     state, sessions = seen["pg_sessions"]
     assert state == "ok", sessions
     # Every component that holds the DB (schedulers, DAG processors, triggerers, API servers on

@@ -1,7 +1,9 @@
-"""DAG rollouts across the fleet: a broken release is refused with file and
-line while every host keeps serving the current one; a new release (from
-git) is switched on all hosts at once and offered by the API right away; an
-unchanged rollout changes nothing; a rollback retires what the release added."""
+"""DAG rollouts across the fleet: a broken release (a file that does not import, a DAG the
+serializer refuses) is refused with file and line while every host keeps serving the current
+one; a release the API does not offer in time fails the run and every host is switched back; a
+new release (from git, with its .airflowignore and without its other hidden files) is switched
+on all hosts at once and offered by the API right away; an unchanged rollout changes nothing; a
+rollback brings back the release served before and retires what the new one added."""
 
 from __future__ import annotations
 
@@ -63,6 +65,15 @@ def visible_seconds(output: str) -> float:
 def test_a_broken_release_is_refused_and_nothing_switches(tmp_path, api, baseline):
     source = copy_dags(tmp_path)
     (source / "fleet_broken.py").write_text("from airflow.sdk import dag\n\ndef broken(:\n    pass\n")
+    # This one imports, but the DAG processor could not store it: its task's priority weight
+    # strategy is a class no plugin registers, so the serializer refuses the DAG.
+    (source / "fleet_unserializable.py").write_text(
+        "import pendulum\nfrom airflow.sdk import dag, task\nfrom airflow.task.priority_strategy import PriorityWeightStrategy\n\n\n"
+        "class NotRegistered(PriorityWeightStrategy):\n    def get_weight(self, ti):\n        return 1\n\n\n"
+        "@dag(dag_id='fleet_unserializable', schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz='UTC'))\n"
+        "def unserializable():\n    @task(weight_rule=NotRegistered())\n    def hello():\n        return 1\n\n    hello()\n\n\n"
+        "unserializable()\n"
+    )
     # Its requirements are installed (into the release) before it is checked and refused.
     (source / "requirements.txt").write_text("pyjokes==0.8.3\n")
     # -vvv, failing: the refusal and everything before it prints no secret.
@@ -70,6 +81,8 @@ def test_a_broken_release_is_refused_and_nothing_switches(tmp_path, api, baselin
     assert run.rc != 0
     assert fleetlib.leaked_secrets(run.output) == []
     assert "fleet_broken.py:3" in run.output, run.output[-3000:]
+    flat = " ".join(run.output.split())  # the YAML result format folds long messages
+    assert "fleet_unserializable.py:?: DAG fleet_unserializable cannot be serialized" in flat, run.output[-3000:]
     assert "no host switched" in run.output
     assert current_releases() == baseline
     # The refused release's packages were installed (into it, for its check)...
@@ -80,6 +93,38 @@ def test_a_broken_release_is_refused_and_nothing_switches(tmp_path, api, baselin
     # ...and are nowhere a task or a DAG parse could import them.
     assert [name for name in DAG_HOSTS if importable(name, "pyjokes")] == []
     # and the running release still works
+    api.wait_dag("fleet_smoke")
+    run_id = api.trigger("fleet_smoke")
+    assert api.wait_run("fleet_smoke", run_id) == "success"
+
+
+def test_a_release_the_api_does_not_offer_in_time_fails_and_is_switched_back(tmp_path, api, baseline):
+    """The release passes its check and every host switches, but with the DAG processors stopped
+    nothing parses it: the run fails naming the missing DAG and switches every host back."""
+    source = copy_dags(tmp_path)
+    dag_id = f"fleet_unseen_{uuid.uuid4().hex[:8]}"
+    (source / "fleet_unseen.py").write_text(
+        "import pendulum\nfrom airflow.sdk import dag, task\n\n\n"
+        f"@dag(dag_id='{dag_id}', schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz='UTC'))\n"
+        "def unseen():\n    @task\n    def hello():\n        return 1\n\n    hello()\n\n\nunseen()\n"
+    )
+    processors = ["af-ctl1", "af-ctl2"]
+    for name in processors:
+        subprocess.run(["docker", "exec", name, "systemctl", "stop", "airflow-dag-processor"], check=True)
+    try:
+        run = fleetlib.run_playbook("dags.yml", extra_vars={"airflow_dags_source": str(source),
+                                                            "airflow_dags_visible_timeout": 20}, timeout=600)
+    finally:
+        for name in processors:
+            subprocess.run(["docker", "exec", name, "systemctl", "start", "airflow-dag-processor"], check=True)
+    assert run.rc != 0
+    flat = " ".join(run.output.split())  # the YAML result format folds long messages
+    assert re.search(rf"did not offer exactly its DAGs within 20s: .* \(missing \[.{{1,2}}{dag_id}.{{1,2}}\]", flat), run.output[-3000:]
+    assert "recorded no import error since the switch" in flat
+    before = next(iter(baseline.values())).rsplit("/", 1)[-1]
+    assert f"Every host was switched back to {before}" in flat, run.output[-3000:]
+    assert "DAGs offered by the REST API" not in flat  # no success line
+    assert current_releases() == baseline
     api.wait_dag("fleet_smoke")
     run_id = api.trigger("fleet_smoke")
     assert api.wait_run("fleet_smoke", run_id) == "success"
@@ -97,6 +142,12 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
         f"@dag(dag_id='{dag_id}', schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz='UTC'))\n"
         "def probe():\n    @task\n    def hello():\n        return pyfiglet.__version__\n\n    hello()\n\n\nprobe()\n"
     )
+    # Airflow's own ignore file ships with the release and keeps a file that cannot import out of
+    # every parse (the pre-switch check's too); another hidden file stays on the controller.
+    (repo / "scratch").mkdir()
+    (repo / "scratch" / "half_written.py").write_text("from airflow.sdk import dag\n\ndef broken(:\n")
+    (repo / ".airflowignore").write_text("scratch/\n")
+    (repo / ".env.local").write_text("NOT_FOR_HOSTS=1\n")
     git = ["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     subprocess.run([*git, "add", "."], check=True)
@@ -118,6 +169,14 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
     assert api.wait_run(dag_id, run_id) == "success"
     assert api.xcom(dag_id, run_id, "hello") == "1.0.4"
     assert all(importable(name, "pyfiglet") for name in DAG_HOSTS)  # the release's packages, on every host
+    for name in DAG_HOSTS:
+        shipped = subprocess.run(["docker", "exec", name, "find", "/srv/airflow/dags/current/", "-maxdepth", "1",
+                                  "-name", ".*", "-printf", "%f\\n"], capture_output=True, text=True, check=True).stdout
+        assert ".airflowignore" in shipped.split() and not {".env.local", ".git"} & set(shipped.split()), (name, shipped)
+        assert subprocess.run(["docker", "exec", name, "test", "-f", "/srv/airflow/dags/current/scratch/half_written.py"],
+                              check=False).returncode == 0, f"{name} lacks the ignored file: the test proves nothing"
+    errors = api.get("/api/v2/importErrors")["import_errors"]
+    assert [e["filename"] for e in errors if "half_written" in e["filename"]] == [], errors
 
     again = fleetlib.run_playbook("dags.yml", extra_vars=extra, timeout=600)
     assert again.rc == 0, again.output[-3000:]
@@ -131,10 +190,3 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
     while api.get("/api/v2/dags", params={"dag_id_pattern": dag_id})["total_entries"]:
         assert time.monotonic() < deadline, f"{dag_id} still offered after the rollback"
         time.sleep(1)
-
-
-def test_rolling_out_the_repository_again_changes_nothing(baseline):
-    run = fleetlib.run_playbook("dags.yml", timeout=600)
-    assert run.rc == 0, run.output[-3000:]
-    assert run.changed() == 0, run.changed_tasks()
-    assert current_releases() == baseline

@@ -2,10 +2,13 @@
 
 A host in no fleet group (af-wk3) becomes a worker with `site.yml --limit af-wk3`: it serves
 the DAG release the user rolled out (not a default source) and runs that release's task on
-its own queue, and no unit on any other host restarts. A full `site.yml` afterwards changes
-nothing elsewhere and switches no DAG release. Taking Flower away from af-wk3 stops,
-disables and removes that unit, and leaves its worker running. Retiring the worker lets the
-task it runs finish, then leaves no Airflow unit on the host."""
+its own queue, and no unit on any other host restarts. A full `site.yml` afterwards, with
+Flower taken out of af-wk3's groups, stops, disables and removes that unit and leaves its
+worker running, and switches no DAG release. That run is also the scenario's second run (it has no
+Molecule idempotence step): on the five hosts converged first, after the rollouts and pipeline runs
+of the tests before, it changes and restarts nothing, at -vvv, while every host's command lines are
+sampled for the fleet's secrets. Retiring the worker lets the task it runs finish, then leaves no
+Airflow unit on the host."""
 
 from __future__ import annotations
 
@@ -114,22 +117,26 @@ def test_a_limited_run_brings_a_new_worker_into_service_and_restarts_nothing_els
     assert api.xcom("user_scale_probe", run_id, "where") == NEW
 
 
-def test_a_full_run_afterwards_changes_nothing_elsewhere_and_switches_no_release(joined, user_release):
-    inventory, before, _run = joined
-    run = fleetlib.run_playbook("site.yml", inventory=inventory, timeout=1800)
-    assert run.rc == 0, run.output[-4000:]
-    changed = {host: counters.get("changed", 0) for host, counters in run.recap().items() if counters.get("changed")}
-    assert changed == {}, (changed, run.changed_tasks())
-    assert {name: unit_starts(name) for name in OTHERS} == before
-    assert {name: served_release(name) for name in DAG_HOSTS + [NEW]} == {name: user_release for name in DAG_HOSTS + [NEW]}
-
-
-def test_a_component_taken_out_of_a_hosts_groups_stops_for_good(tmp_path, joined):
+def test_a_full_run_afterwards_is_a_second_run_elsewhere_and_stops_a_component_taken_away(tmp_path, joined, user_release):
+    """The next full site.yml, with Flower taken out of af-wk3's groups: it stops, disables and
+    removes that unit there, leaves af-wk3's worker running, changes nothing on any other host and
+    switches no DAG release. The fleet's second run: at -vvv, every host's command lines sampled."""
+    _inventory, before, _run = joined
     assert unit_starts(NEW)["airflow-flower.service"].startswith("active@")
     worker_before = unit_starts(NEW)["airflow-worker.service"]
-    inventory = inventory_with(tmp_path, {NEW: ["airflow_workers"]})
-    run = fleetlib.run_playbook("site.yml", "--limit", NEW, inventory=inventory, timeout=900)
+    with fleetlib.CommandLineSampler(OTHERS + [NEW]) as ps:
+        run = fleetlib.run_playbook("site.yml", "-vvv", inventory=inventory_with(tmp_path, {NEW: ["airflow_workers"]}),
+                                    timeout=1800)
     assert run.rc == 0, run.output[-4000:]
+    assert "ESTABLISH DOCKER CONNECTION" in run.output  # really -vvv
+    assert ps.ansible_seen > 0, f"{ps.samples} samples never saw Ansible at work"
+    assert ps.leaked == set(), "a secret appeared on a command line during the run"
+    recap = run.recap()
+    assert set(recap) == set(OTHERS + [NEW]), recap
+    changed = {host: counters.get("changed", 0) for host, counters in recap.items() if counters.get("changed")}
+    assert set(changed) <= {NEW}, (changed, run.changed_tasks())
+    assert {name: unit_starts(name) for name in OTHERS} == before
+    assert {name: served_release(name) for name in DAG_HOSTS + [NEW]} == {name: user_release for name in DAG_HOSTS + [NEW]}
     state = subprocess.run(["docker", "exec", NEW, "systemctl", "show", "--property=LoadState,ActiveState,UnitFileState",
                             "airflow-flower"], capture_output=True, text=True, check=True).stdout.split()
     assert sorted(state) == ["ActiveState=inactive", "LoadState=not-found", "UnitFileState="], state

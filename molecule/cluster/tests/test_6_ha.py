@@ -1,5 +1,5 @@
-"""No single control host is needed: with every Airflow unit of either control host stopped,
-or a whole control host stopped, a DAG triggered through the other API server runs on a
+"""No single control host is needed: with every Airflow unit of one control host stopped (af-ctl2),
+or the other whole control host stopped (af-ctl1), a DAG triggered through the other API server runs on a
 worker (whose Execution API goes through the fleet's endpoint on its own host), and the
 stopped host rejoins when it starts again without any manual step.
 
@@ -57,7 +57,8 @@ def smoke_runs_on_a_worker(through: str) -> str:
     return worker
 
 
-@pytest.mark.parametrize("down", CONTROL)
+# af-ctl2's units; af-ctl1 is stopped whole by the next test, which covers its units too.
+@pytest.mark.parametrize("down", ["af-ctl2"])
 def test_a_dag_runs_while_every_airflow_unit_of_one_control_host_is_stopped(down):
     up = next(name for name in CONTROL if name != down)
     subprocess.run(["docker", "exec", down, "systemctl", "stop", *UNITS[down]], check=True)

@@ -15,6 +15,7 @@ import time
 import pytest
 import requests
 
+import bad_inputs
 import fleetlib
 
 HOST = "af-solo"
@@ -88,13 +89,24 @@ def celery_tasks_done(host) -> int:
 def test_smoke_dag_runs_through_celery_on_the_worker(host, api):
     api.wait_dag("fleet_smoke")
     before = celery_tasks_done(host)
+    since = int(host.check_output("date +%s"))
     run_id = api.trigger("fleet_smoke")
     assert api.wait_run("fleet_smoke", run_id) == "success"
+    # Every call of the task to the Execution API was answered in time: none was asked again.
+    asked_again = host.run(f"journalctl --no-pager -o cat -u airflow-worker --since @{since} "
+                           "| grep -F 'airflow.sdk.api.client.Client.request'").stdout
+    assert asked_again == "", f"the task asked the Execution API again: {asked_again[-600:]}"
     [ti] = api.task_instances("fleet_smoke", run_id)
     assert ti["hostname"] == HOST
     assert ti["queue"] == "default"
     assert api.xcom("fleet_smoke", run_id, "report_worker") == HOST
-    assert celery_tasks_done(host) == before + 1, "the task did not go through the Celery worker"
+    # The first task on a new fleet: its try 1 fails when a call to the Execution API times out.
+    assert ti["try_number"] == 1, "the task took try {}; try 1 ended: {}".format(
+        ti["try_number"], api.log_tail("fleet_smoke", run_id, "report_worker"))
+    done = celery_tasks_done(host) - before
+    # More than one on a single try: the scheduler published the task again (a publish timed out).
+    republished = host.run("journalctl --no-pager -o cat -u airflow-scheduler | grep 'Celery Task Timeout'").stdout
+    assert done == 1, f"the worker ran {done} Celery tasks for one task instance; scheduler: {republished}"
 
 
 def test_worker_restart_lets_a_running_task_finish(host, api):
@@ -216,19 +228,6 @@ def test_no_secret_in_any_world_readable_file():
     assert fleetlib.world_readable_files_with_secrets(HOST) == []
 
 
-def test_check_mode_on_the_converged_host_changes_nothing():
-    """--check --diff changes nothing, and even at -vvv neither its output nor any command
-    line on the host during the run holds a secret."""
-    with fleetlib.CommandLineSampler([HOST]) as ps:
-        run = fleetlib.run_playbook("site.yml", "--check", "--diff", "-vvv")
-    assert run.rc == 0, run.output[-3000:]
-    assert run.changed() == 0, run.changed_tasks()
-    assert "<127.0.0.1> SSH: EXEC" in run.output  # really -vvv, really over SSH
-    assert fleetlib.leaked_secrets(run.output) == []
-    assert ps.ansible_seen > 0, f"{ps.samples} samples never saw Ansible at work"
-    assert ps.leaked == set(), "a secret appeared on a command line during the run"
-
-
 # What a fleet run writes on the host; a refused run must leave all of it untouched.
 WRITTEN_PATHS = "/etc/airflow /etc/systemd/system /opt/airflow /srv/airflow /etc/postgresql /etc/redis /etc/sudoers.d"
 
@@ -240,7 +239,7 @@ def unit_starts(host) -> str:
     return starts + files
 
 
-def variant_inventory(tmp_path, drop: dict[str, str] | None = None, alias: dict | None = None):
+def variant_inventory(tmp_path, change: dict):
     """The scenario's inventory with a host dropped from groups, or with a second name for af-solo
     (same SSH address, its own host_vars) in some groups: a fleet of several hosts on one machine.
     Preflight must refuse these without contacting any host; if it did not, the run would reach
@@ -248,113 +247,29 @@ def variant_inventory(tmp_path, drop: dict[str, str] | None = None, alias: dict 
     inventory = tmp_path / "inventory"
     for part in ("group_vars", "host_vars"):
         shutil.copytree(fleetlib.INVENTORY / part, inventory / part)
-    groups = {g: [HOST] for g in SOLO_GROUPS}
-    for group, name in (drop or {}).items():
-        groups[group].remove(name)
-    if alias:
-        for group in alias["groups"]:
-            groups[group].append(ALIAS)
+    groups, alias_vars = bad_inputs.variant_groups({g: [HOST] for g in bad_inputs.SOLO_GROUPS}, change)
+    if alias_vars is not None and any(bad_inputs.ALIAS in hosts for hosts in groups.values()):
         solo_vars = (inventory / "host_vars" / HOST).read_text()
-        (inventory / "host_vars" / ALIAS).write_text(solo_vars + "".join(f"{k}: {json.dumps(v)}\n" for k, v in alias["vars"].items()))
+        (inventory / "host_vars" / bad_inputs.ALIAS).write_text(
+            solo_vars + "".join(f"{k}: {json.dumps(v)}\n" for k, v in alias_vars.items()))
     (inventory / "hosts.yml").write_text(json.dumps(
         {"all": {"children": {g: {"hosts": {h: None for h in hosts}} for g, hosts in groups.items()}}}))
     return inventory
 
 
-SOLO_GROUPS = ["airflow_postgresql", "airflow_redis", "airflow_api_servers", "airflow_schedulers",
-               "airflow_dag_processors", "airflow_triggerers", "airflow_workers", "airflow_flower"]
-ALIAS = "af-solo-b"
-TASK_TIMEOUT = {"core": {"default_task_execution_timeout": 3600}}
-OTHER_FERNET_KEY = "A" * 43 + "="
-# (id, extra vars, inventory change, the message it must get). docs/bad-inputs.md is written from these runs.
-BAD_INPUTS = [
-    ("airflow-2", {"airflow_version": "2.10.5"}, None, "airflow_version=2.10.5"),
-    ("sqlite", {"airflow_db_url": "sqlite:////var/lib/airflow/airflow.db"}, None, "SQLite cannot serve several"),
-    ("missing-fernet-key", {"airflow_generate_secrets": False, "airflow_fernet_key": ""}, None, "airflow_fernet_key is empty"),
-    ("malformed-fernet-key", {"airflow_fernet_key": "not-a-key"}, None, "airflow_fernet_key must be 32 url-safe base64"),
-    ("missing-redis-password", {"airflow_redis_password": ""}, None, "airflow_redis_password is empty"),
-    ("fernet-key-cannot-decrypt", {"airflow_fernet_key": OTHER_FERNET_KEY}, None,
-     "airflow_fernet_key cannot decrypt what the metadata DB holds encrypted (connections: fleet_probe"),
-    ("unknown-installer", {"airflow_installer": "conda"}, None, "airflow_installer must be one of: uv, pip"),
-    ("worker-in-no-queue", {"airflow_worker_queues": []}, None, f"airflow_worker_queues on {HOST} must be a non-empty list"),
-    ("queue-name-with-spaces", {"airflow_worker_queues": ["high priority"]}, None,
-     f"airflow_worker_queues on {HOST} must be a non-empty list of plain queue names"),
-    ("negative-concurrency", {"airflow_worker_concurrency": -3}, None, f"airflow_worker_concurrency on {HOST} must be a whole number"),
-    ("zero-db-pool", {"airflow_db_pool_size": 0}, None, f"airflow_db_pool_size on {HOST} must be a whole number of at least 1"),
-    ("heartbeat-timeout-too-short", {"airflow_task_heartbeat_timeout": 5}, None,
-     f"airflow_task_heartbeat_timeout on {HOST} must be a whole number of at least 20"),
-    ("port-out-of-range", {"airflow_api_port": 80800}, None, f"airflow_api_port on {HOST} must be a whole number from 1 to 65535"),
-    ("one-dag-release-kept", {"airflow_dags_keep_releases": 1}, None, f"airflow_dags_keep_releases on {HOST} must be at least 2"),
-    ("stop-timeout-below-task-timeout", {"airflow_worker_stop_timeout": 60, "airflow_config_overrides": TASK_TIMEOUT}, None,
-     f"airflow_worker_stop_timeout on {HOST} is 60 s, shorter than the 3600 s tasks may run"),
-    ("config-section-typo", {"airflow_config_overrides": {"schedulr": {"parsing_processes": 2}}}, None,
-     'Airflow 3.3.2 has no section [schedulr] (did you mean "scheduler"?)'),
-    ("config-key-typo", {"airflow_config_overrides": {"scheduler": {"task_instance_heartbeat_timout": 60}}}, None,
-     'no key task_instance_heartbeat_timout in [scheduler] (did you mean "task_instance_heartbeat_timeout"?)'),
-    ("config-managed-key", {"airflow_config_overrides": {"core": {"parallelism": 8}}}, None,
-     "core.parallelism is set by the collection: use airflow_parallelism"),
-    ("secret-in-config", {"airflow_config_overrides": {"database": {"sql_alchemy_conn": "postgresql://u:p@db/airflow"}}}, None,
-     "must not hold secrets"),
-    ("api-url-with-path", {"airflow_api_base_url": f"http://{HOST}:8080/airflow"}, None,
-     f"airflow_api_base_url on {HOST} must be scheme://host[:port] with no path"),
-    ("unreachable-api", {"airflow_api_base_url": f"http://{HOST}:9"}, None, f"Worker {HOST} cannot reach the API server"),
-    ("dag-source-missing", {"airflow_dags_source": "/nonexistent/dags"}, None,
-     "airflow_dags_source on af-solo is /nonexistent/dags, which is not a directory on this controller"),
-    ("external-db-and-db-host", {"airflow_db_url": "postgresql+psycopg2://airflow:pw@db.example.com:5432/airflow"}, None,
-     "none when airflow_db_url or airflow_broker_url points the fleet at a managed service"),
-    ("empty-scheduler-group", {}, {"drop": {"airflow_schedulers": HOST}}, "airflow_schedulers has 0 host(s)"),
-    ("workers-without-api-server", {}, {"drop": {"airflow_api_servers": HOST}}, "airflow_api_servers has 0"),
-    ("two-db-hosts", {}, {"alias": {"groups": ["airflow_postgresql"], "vars": {}}},
-     f"airflow_postgresql holds {HOST}, {ALIAS} and airflow_redis {HOST}. Each of these groups takes at most one host"),
-    ("mismatched-versions", {}, {"alias": {"groups": ["airflow_workers"], "vars": {"airflow_version": "3.2.1"}}},
-     f"airflow_version must be the same on every Airflow host, but {ALIAS} has another value than {HOST}"),
-    ("mismatched-fernet-key", {}, {"alias": {"groups": ["airflow_workers"], "vars": {"airflow_fernet_key": OTHER_FERNET_KEY}}},
-     f"airflow_fernet_key must be the same on every Airflow host, but {ALIAS} has another value than {HOST}"),
-]
-BAD_INPUT_DOC = fleetlib.PROJECT / "docs" / "bad-inputs.md"
-
-
-def failure_message(output: str, expected: str) -> str:
-    """The refusal message (a task's msg) that holds the expected text."""
-    for raw in re.findall(r'"msg": "((?:[^"\\]|\\.)*)"', output):
-        try:
-            message = json.loads(f'"{raw}"')
-        except json.JSONDecodeError:  # a Python repr, not JSON
-            message = raw
-        if expected in message:
-            return message
-    return ""
-
-
 @pytest.fixture(scope="module")
 def refusals():
-    """Collects each case's refusal and, when every case ran, writes docs/bad-inputs.md from them."""
+    """Collects each case's refusal and, when every case ran, writes its section of docs/bad-inputs.md."""
     seen: dict[str, dict] = {}
     yield seen
-    if len(seen) == len(BAD_INPUTS):
-        rows = ["| case | input | refused with | seconds |", "|---|---|---|---|"]
-        for case_id, extra_vars, change, _expected in BAD_INPUTS:
-            given = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in extra_vars.items())
-            if change and "drop" in change:
-                given = ", ".join(f"{h} not in {g}" for g, h in change["drop"].items())
-            elif change:
-                given = (f"a second host in {', '.join(change['alias']['groups'])}"
-                         + "".join(f" with `{k}={json.dumps(v)}`" for k, v in change["alias"]["vars"].items()))
-            message = seen[case_id]["message"].replace("|", "\\|").replace("\n", " ").replace(str(fleetlib.EPHEMERAL), "<scenario>")
-            rows.append(f"| {case_id} | {given} | {message} | {seen[case_id]['seconds']:.0f} |")
-        BAD_INPUT_DOC.write_text(
-            "# Bad input and what it gets\n\n"
-            "<!-- Written by molecule/default/tests/test_solo.py from its own runs; do not edit. -->\n\n"
-            "Each row is a `site.yml` run on the converged single-host fleet of the `default` scenario, at `-vvv`.\n"
-            "Every one was refused by the preflight play, changed nothing (no unit restarted, no file under\n"
-            f"`{WRITTEN_PATHS}` written) and printed no secret. The message is the run's own.\n\n"
-            + "\n".join(rows) + "\n"
-        )
+    if len(seen) == len(bad_inputs.ON_A_HOST):
+        bad_inputs.write_section("host", seen, {str(fleetlib.EPHEMERAL): "<scenario>"})
 
 
-@pytest.mark.parametrize(("case_id", "extra_vars", "change", "expected"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+@pytest.mark.parametrize(("case_id", "extra_vars", "change", "expected"), bad_inputs.ON_A_HOST,
+                         ids=[c[0] for c in bad_inputs.ON_A_HOST])
 def test_bad_input_is_refused_before_anything_changes(host, tmp_path, refusals, case_id, extra_vars, change, expected):
-    inventory = variant_inventory(tmp_path, **change) if change else None
+    inventory = variant_inventory(tmp_path, change) if change else None
     before = unit_starts(host)
     host.check_output("touch /run/fleet-preflight-marker")
     started = time.monotonic()
@@ -362,7 +277,7 @@ def test_bad_input_is_refused_before_anything_changes(host, tmp_path, refusals, 
     run = fleetlib.run_playbook("site.yml", "-vvv", extra_vars=extra_vars, inventory=inventory, timeout=300)
     seconds = time.monotonic() - started
     assert run.rc != 0
-    message = failure_message(run.output, expected)
+    message = bad_inputs.failure_message(run.output, expected)
     assert message, run.output[-3000:]
     assert run.changed() == 0, run.changed_tasks()
     assert unit_starts(host) == before, "a refused run restarted a unit or rewrote a file"

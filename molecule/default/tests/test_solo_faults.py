@@ -2,9 +2,6 @@
 the time from the fault to recovery. The table of outcomes is written to docs/faults.md (its
 single-host section).
 
-- kill -9 of the Celery worker's main process under a running task: systemd brings the worker
-  back, the scheduler notices the lost heartbeat (airflow_task_heartbeat_timeout) and the task
-  runs again after its retry delay, then succeeds: the bound is 2 minutes from fault to rerun.
 - kill -9 of the scheduler and of the DAG processor: systemd brings each back, runs complete.
 - kill -9 of the triggerer with a task deferred to it: the restarted triggerer takes the trigger
   over, the task resumes and the run completes.
@@ -15,7 +12,9 @@ single-host section).
 - PostgreSQL's data directory deleted: playbooks/restore.yml (after refusing a backup that does
   not exist, with nothing changed) brings back the run history, a connection and a variable from
   the pgBackRest backup, repairs the broken triggerer, and a new run succeeds.
-And the housekeeping that keeps disks from filling: old logs and metadata rows go, recent ones stay."""
+And the housekeeping that keeps disks from filling: old logs and metadata rows go, recent ones stay.
+A task whose worker is lost runs again within 2 minutes: the cluster's tests/test_6_ha.py proves it
+with a whole worker host lost (the same heartbeat timeout and retry settings as here)."""
 
 from __future__ import annotations
 
@@ -29,11 +28,10 @@ import fleetlib
 
 HOST = "af-solo"
 testinfra_hosts = [f"docker://{HOST}"]
-RECOVERY_BOUND = 120  # seconds from a killed worker to its task running again
 COMPONENTS = ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
               "airflow-worker", "airflow-flower"]
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
-FAULTS = ["worker-kill", "scheduler-kill", "dag-processor-kill", "triggerer-kill", "redis-restart", "postgresql-restart",
+FAULTS = ["scheduler-kill", "dag-processor-kill", "triggerer-kill", "redis-restart", "postgresql-restart",
           "postgresql-data-lost"]
 
 
@@ -56,7 +54,8 @@ def outcomes():
             "(Airflow's components, PostgreSQL and Redis under systemd) while a DAG run was in flight.\n"
             "Every affected run ended in `success` with the task's output. With the collection's settings\n"
             "(`airflow_task_heartbeat_timeout` 60 s, `airflow_default_task_retry_delay` 15 s) a task whose\n"
-            "worker is killed runs again within about 60 + 10 + 15 s; Airflow's defaults make it about 610 s."))
+            "worker is lost runs again within about 60 + 10 + 15 s (Airflow's defaults make it about 610 s):\n"
+            "the cluster's section below measures it with a whole worker host lost."))
 
 
 def main_pid(host, unit: str) -> int:
@@ -88,25 +87,6 @@ def succeeded(api, run_id: str, timeout: float = 300) -> dict:
     (task,) = api.task_instances("fleet_smoke", run_id)
     assert api.xcom("fleet_smoke", run_id, "report_worker") == HOST
     return task
-
-
-def test_a_task_whose_worker_is_killed_runs_again_within_the_bound(host, api, outcomes):
-    run_id = api.trigger("fleet_smoke", conf={"sleep_seconds": 30})
-    api.wait_task_state("fleet_smoke", run_id, "report_worker", "running")
-    fault = time.monotonic()
-    back = kill_and_wait_back(host, "airflow-worker")
-
-    def rerunning() -> bool:
-        (task,) = api.task_instances("fleet_smoke", run_id)
-        return task["try_number"] >= 2 and task["state"] in ("running", "success")
-
-    wait_until("the task running again", rerunning, timeout=RECOVERY_BOUND + 60, every=2)
-    recovered = time.monotonic() - fault
-    task = succeeded(api, run_id)
-    assert task["try_number"] == 2, task
-    assert recovered < RECOVERY_BOUND, f"the task ran again {recovered:.0f}s after its worker was killed"
-    outcomes["worker-kill"] = (f"worker back after {back:.0f} s (systemd); the lost task ran again on its "
-                               "second try and succeeded", "fault to second try running", recovered)
 
 
 @pytest.mark.parametrize(("fault", "unit"), [("scheduler-kill", "airflow-scheduler"),
@@ -282,7 +262,12 @@ def test_a_lost_metadata_db_is_restored_from_its_backup(host, api, outcomes):
     # Variables are stored encrypted with the fleet's fernet key: this one decrypts again. (Its value
     # is not the connection's password, which the API would mask wherever it appears.)
     assert after.get(f"/api/v2/variables/{probe}")["value"] == token
-    assert succeeded(after, after.trigger("fleet_smoke"))["try_number"] == 1
+    run_id = after.trigger("fleet_smoke")
+    task = succeeded(after, run_id)
+    # Its first try: the restore restarted the API server, whose Execution API initializes on its
+    # first request (seconds on a busy host); the health wait pays that before the task's start call.
+    assert task["try_number"] == 1, "the first task after the restore took try {}; try 1 ended: {}".format(
+        task["try_number"], after.log_tail("fleet_smoke", run_id, "report_worker"))
     assert after.get("/api/v2/monitor/health")["triggerer"]["status"] == "healthy"
     restored = time.monotonic() - fault
     outcomes["postgresql-data-lost"] = (

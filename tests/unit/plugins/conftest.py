@@ -41,6 +41,7 @@ class FakeAirflow:
         self.requests = []          # (method, path)
         self.fail_next = []         # statuses to answer before serving normally
         self.dags = {}
+        self.import_errors = []     # as the API lists them
         self.reparsed = []
         self.profiles = {}          # FAB users without their passwords
         self.patched_masks = []
@@ -95,6 +96,11 @@ def make_handler(fake):
                 offset, limit = int(query.get("offset", ["0"])[0]), int(query.get("limit", ["100"])[0])
                 dags = [fake.dags[d] for d in sorted(fake.dags)]
                 return self.answer(200, {"dags": dags[offset:offset + limit], "total_entries": len(dags)})
+            if parts[0] == "importErrors" and method == "GET":
+                query = parse_qs(url.query)
+                offset, limit = int(query.get("offset", ["0"])[0]), int(query.get("limit", ["100"])[0])
+                return self.answer(200, {"import_errors": fake.import_errors[offset:offset + limit],
+                                         "total_entries": len(fake.import_errors)})
             if parts[0] == "parseDagFile" and method == "PUT":
                 fake.reparsed.append(parts[1])
                 return self.answer(201 if parts[1] != "gone" else 404, None)

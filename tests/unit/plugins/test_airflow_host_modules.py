@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import types
+from datetime import datetime, timezone
 
 from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_api import AirflowApi
 from ansible_collections.fleetworks.airflow.plugins.modules import (
@@ -65,6 +66,19 @@ def test_sync_waits_for_a_dropped_dag_to_retire_and_reports_the_timeout(airflow)
     assert not ok
     assert result["still_offered"] == ["old"]
     assert result["visible_after_switch_seconds"] == 0.0
+
+
+def test_a_sync_that_times_out_names_the_import_errors_since_the_switch(airflow):
+    fake, base = airflow
+    fake.import_errors = [
+        {"filename": "old.py", "timestamp": "2026-12-07T09:00:00.000000Z", "stack_trace": "Traceback\nValueError: old\n"},
+        {"filename": "new.py", "timestamp": "2026-12-07T10:00:05.250000Z",
+         "stack_trace": "Traceback (most recent call last):\n  File \"new.py\", line 3\nSerializationError: weight_rule\n\n"},
+    ]
+    api = AirflowApi(base, "admin", "right-password", sleep=lambda s: None)
+    switched_at = datetime(2026, 12, 7, 10, 0, 0, tzinfo=timezone.utc).timestamp()
+    assert airflow_dags_sync.import_errors_since(api, switched_at) == [
+        {"file": "new.py", "error": "SerializationError: weight_rule"}]
 
 
 def test_sync_parses_the_folder_when_no_dag_is_known_yet(airflow):
@@ -229,18 +243,52 @@ def test_schema_check_finds_the_head_of_a_migration_chain_with_a_merge():
     assert airflow_db_schema.migration_heads(texts[:3]) == ["1b2c3d4e5f6g", "ccc333"]
 
 
+def test_a_dag_the_serializer_refuses_is_an_error_with_its_file_and_id(tmp_path):
+    release = str(tmp_path)
+    dags = {"good": types.SimpleNamespace(fileloc=os.path.join(release, "good.py")),
+            "odd": types.SimpleNamespace(fileloc=os.path.join(release, "sub", "odd.py"))}
+
+    def serialize(dag):
+        if dag is dags["odd"]:
+            raise ValueError("weight_rule my.Strategy is not registered")
+        return {}
+
+    assert airflow_dags_check.serialization_errors(release, dags, serialize) == [
+        {"file": "sub/odd.py", "line": None,
+         "error": "DAG odd cannot be serialized: ValueError: weight_rule my.Strategy is not registered"}]
+
+
 def test_health_probes_follow_the_configured_address_scheme_and_ca():
     asked = []
 
-    def http_get(url, auth=None, ca_path=None):
+    def http_get(url, auth=None, ca_path=None, timeout=5):
         asked.append((url, auth, ca_path))
-        return 200, '{"metadatabase": {"status": "healthy"}}' if "monitor" in url else "OK"
+        if "monitor" in url:
+            return 200, '{"metadatabase": {"status": "healthy"}}'
+        return (200, '{"status":"healthy"}') if "execution" in url else (200, "OK")
 
     module = types.SimpleNamespace(params=dict(
         api_port=8080, api_url="https://10.0.0.5:8080/", flower_port=5555, flower_url=None,
         flower_basic_auth="u:p", ca_file="/etc/fleet-tls/ca.pem"))
     prober = airflow_health.Prober(module, http_get=http_get)
-    assert prober.probe("api_server") == (True, "metadatabase healthy")
+    assert prober.probe("api_server") == (True, "metadatabase healthy, Execution API healthy")
     assert prober.probe("flower") == (True, "HTTP 200 OK")
     assert asked == [("https://10.0.0.5:8080/api/v2/monitor/health", None, "/etc/fleet-tls/ca.pem"),
+                     ("https://10.0.0.5:8080/execution/health", None, "/etc/fleet-tls/ca.pem"),
                      ("http://127.0.0.1:5555/healthcheck", "u:p", "/etc/fleet-tls/ca.pem")]
+
+
+def test_an_api_server_is_healthy_only_once_its_execution_api_answers():
+    """The Execution API initializes on its first request; until it answers, the server is not healthy."""
+    answers = {"/execution/health": (0, "timed out")}
+
+    def http_get(url, auth=None, ca_path=None, timeout=5):
+        if url.endswith("/api/v2/monitor/health"):
+            return 200, '{"metadatabase": {"status": "healthy"}}'
+        return answers[url[url.index("/execution"):]]
+
+    module = types.SimpleNamespace(params=dict(api_port=8080, api_url=None, ca_file=None))
+    prober = airflow_health.Prober(module, http_get=http_get)
+    assert prober.probe("api_server") == (False, "metadatabase healthy, Execution API HTTP 0 timed out")
+    answers["/execution/health"] = (200, '{"status":"healthy"}')
+    assert prober.probe("api_server") == (True, "metadatabase healthy, Execution API healthy")
