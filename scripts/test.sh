@@ -113,7 +113,7 @@ run_scenario() {
   timeout --kill-after=20 100 molecule destroy --scenario-name "$scenario" >/dev/null 2>&1 || true
   set +e
   timeout --kill-after=60 "$limit" molecule test --scenario-name "$scenario" --destroy never 2>&1 \
-    | python tests/tools/step_times.py "$steps_file" "$results/$scenario.step"
+    | python tests/tools/step_times.py "$steps_file" "$results/$scenario.step" "$results/$scenario.failures"
   rc=${PIPESTATUS[0]}
   set -e
   verdict=passed
@@ -173,6 +173,20 @@ fi
 [ -z "$bg_pid" ] || bg_result
 step "cleanup"
 scripts/cleanup.sh
+if [ "${#failed_names[@]}" -gt 0 ]; then
+  step "what failed"
+  step_name=""
+  for name in "${failed_names[@]}"; do
+    printf -- '--- %s\n' "$name"
+    if [ -s "$results/$name.failures" ]; then
+      cat "$results/$name.failures"
+    elif [ "$name" = controller-tests ]; then
+      grep -E '^(FAILED|ERROR) ' "$bg_log" | head -n 40 || true
+    else
+      echo "(no failed task or test in its output: see the scenario's output above)"
+    fi
+  done
+fi
 step "time per step and scenario"
 
 printf '%s\n' "${timings[@]}"

@@ -4,7 +4,9 @@ clock, and in `verify` each test file's last result line (pytest -v) ends that f
 At the end one line, `steps: create 9s, prepare 31s, converge 402s, ...; verify: test_1.py 95s, ...`,
 goes to the file named by the first argument (scripts/test.sh prints it in its table of times). A
 second argument names a file that always holds the step under way (scripts/test.sh starts the
-single-host scenario once the cluster's reaches `verify`)."""
+single-host scenario once the cluster's reaches `verify`). A third names a file that gets what
+failed: each Ansible `fatal:`/`failed:` result with the lines after it and pytest's `FAILED`/`ERROR`
+summary lines, so that the end of the test command's output says why a scenario failed."""
 
 from __future__ import annotations
 
@@ -16,6 +18,12 @@ ACTIONS = ("dependency", "cleanup", "destroy", "syntax", "create", "prepare", "c
            "side_effect", "verify", "check", "lint")
 STARTED = re.compile(r"\b(" + "|".join(ACTIONS) + r")\b\W*Executing")
 RESULT = re.compile(r"(test_\w+\.py)::\S+ (?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# An Ansible task that failed on a host (not one ignored or retried), and pytest's summary of a failed test.
+ANSIBLE_FAILED = re.compile(r"\b(?:fatal|failed): \[[^\]]+\]")
+PYTEST_FAILED = re.compile(r"^(?:FAILED|ERROR) \S+\.py\b")
+CONTEXT_LINES = 8
+MAX_FAILURE_LINES = 80
 
 
 def summary(steps: list[list], files: dict[str, float], file_order: list[str], end: float) -> str:
@@ -29,14 +37,45 @@ def summary(steps: list[list], files: dict[str, float], file_order: list[str], e
     return line + "\n"
 
 
-def main(summary_path: str, step_path: str = "") -> int:
+class Failures:
+    """The lines that say what failed, with a few lines of each Ansible failure's message."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.context = 0
+        self.last_start = 0
+
+    def feed(self, line: str) -> None:
+        plain = ANSI.sub("", line).rstrip()
+        if plain.strip() == "...ignoring":  # the failure just kept was ignored_errors: not a failure
+            del self.lines[self.last_start:]
+            self.context = 0
+            return
+        if ANSIBLE_FAILED.search(plain):
+            self.context = CONTEXT_LINES
+            self.last_start = len(self.lines)
+            self._keep(plain)
+        elif PYTEST_FAILED.match(plain.strip()):
+            self._keep(plain.strip())
+        elif self.context > 0:
+            self.context -= 1
+            self._keep(plain)
+
+    def _keep(self, text: str) -> None:
+        if len(self.lines) < MAX_FAILURE_LINES:
+            self.lines.append(text[:400])
+
+
+def main(summary_path: str, step_path: str = "", failures_path: str = "") -> int:
     steps: list[list] = []
     files: dict[str, float] = {}
     file_order: list[str] = []
+    failures = Failures()
     last_result = 0.0
     for line in sys.stdin:
         sys.stdout.write(line)
         sys.stdout.flush()
+        failures.feed(line)
         now = time.monotonic()
         found = STARTED.search(line)
         # An action may announce itself twice (the verifier does): one step.
@@ -56,8 +95,11 @@ def main(summary_path: str, step_path: str = "") -> int:
             last_result = now
     with open(summary_path, "w", encoding="utf-8") as handle:
         handle.write(summary(steps, files, file_order, time.monotonic()))
+    if failures_path:
+        with open(failures_path, "w", encoding="utf-8") as handle:
+            handle.write("".join(text + "\n" for text in failures.lines))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(main(*sys.argv[1:4]))
