@@ -7,9 +7,13 @@ module: airflow_health
 short_description: Wait until this host's Airflow components are healthy, or report how they are
 description:
   - Probes each named component on the host it runs on, the way that component proves it works
-    (API server C(/api/v2/monitor/health) with its metadata DB status, the scheduler's health server,
-    the DAG processor's and triggerer's job heartbeat (C(airflow jobs check --local)), a Celery ping of
-    the worker, Flower's C(/healthcheck)), and waits until every one is healthy.
+    (API server C(/api/v2/monitor/health) with its metadata DB status and its Execution API, the
+    scheduler's health server, the DAG processor's and triggerer's job heartbeat, a Celery ping of the
+    worker, Flower's C(/healthcheck)), and waits until every one is healthy.
+  - The job heartbeats are read from the metadata DB when I(db_url) is given, answering what
+    C(airflow jobs check --local) answers (exactly one job of the type in state C(running) recorded by
+    this host, its heartbeat younger than the type's threshold); otherwise that command runs, which
+    starts Airflow (seconds of CPU) on every try.
   - Fails at once for a component whose systemd unit failed, or was restarted by systemd while waiting
     (a crash loop is not worth waiting out); otherwise at I(timeout). With I(timeout=0) it looks once and
     reports, healthy or not, without failing (I(fail_unhealthy=false) does the same after a wait).
@@ -71,6 +75,20 @@ options:
     type: list
     elements: str
     default: [/usr/local/sbin/airflow-env]
+  db_url:
+    description:
+      - SQLAlchemy URL of the metadata DB, to read the job heartbeats of I(components) C(dag_processor) and
+        C(triggerer) directly; the module must then run on the Airflow virtualenv's Python (its SQLAlchemy and
+        DB driver).
+      - Leave it out when C([core] hostname_callable) is not Airflow's default, as this reads the host's name
+        the way that default does.
+    type: str
+  job_thresholds:
+    description:
+      - Seconds since its last heartbeat within which a job counts as alive, per component
+        (C([dag_processor] health_check_threshold), C([triggerer] triggerer_health_check_threshold)).
+    type: dict
+    default: {dag_processor: 30, triggerer: 30}
 attributes:
   check_mode:
     description: Can run in check mode and report what would change without changing it.
@@ -80,7 +98,8 @@ attributes:
     description: Reports the object before and after the change.
     support: none
 notes:
-  - Runs with the host's own Python; the CLI probes run inside the Airflow virtualenv through I(cli_prefix).
+  - Runs with any Python the host has when I(db_url) is not given; the CLI probes run inside the Airflow
+    virtualenv through I(cli_prefix).
 """
 
 EXAMPLES = r"""
@@ -118,9 +137,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from urllib.error import HTTPError, URLError
 
+from datetime import datetime, timezone
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_api import basic_auth_header
+from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_db import db_connection
 
 JOB_TYPES = {"dag_processor": "DagProcessorJob", "triggerer": "TriggererJob"}
 
@@ -131,6 +153,46 @@ def unit_of(component):
 
 # The Execution API's first request initializes it (4-7 s of CPU on a busy 2-core host).
 EXECUTION_API_WARMUP_TIMEOUT = 60
+
+
+def host_name():
+    """This host's name as Airflow's default [core] hostname_callable gives it (and so as its jobs
+    record it): the canonical name the resolver gives for the host name, else the host name."""
+    name = socket.gethostname()
+    try:
+        for entry in socket.getaddrinfo(name, None, 0, socket.SOCK_DGRAM, 0, socket.AI_CANONNAME):
+            if entry[3]:
+                return entry[3]
+    except OSError:
+        pass
+    return name
+
+
+def job_verdict(job_type, heartbeats, threshold, now):
+    """(healthy, what was seen) from the heartbeats (aware datetimes) of this host's running jobs of
+    the type: healthy when exactly one is younger than the threshold, as `airflow jobs check --local`."""
+    ages = [(now - beat).total_seconds() for beat in heartbeats if beat is not None]
+    alive = [age for age in ages if age < threshold]
+    if len(alive) == 1:
+        return True, "one alive %s, heartbeat %.0fs ago" % (job_type, alive[0])
+    if alive:
+        return False, "%d alive %s jobs on this host, expected one" % (len(alive), job_type)
+    if ages:
+        return False, "no alive %s: last heartbeat %.0fs ago (threshold %ss)" % (job_type, min(ages), threshold)
+    return False, "no running %s recorded by this host" % job_type
+
+
+JOB_QUERY = ("SELECT latest_heartbeat FROM job WHERE job_type = :job_type AND state = 'running' "
+             "AND hostname = :hostname ORDER BY latest_heartbeat DESC LIMIT 10")
+
+
+def read_heartbeats(db_url, job_type, hostname, connect_timeout=10):
+    """The heartbeats of this host's running jobs of the type, from the metadata DB (UTC, aware)."""
+    import sqlalchemy
+
+    with db_connection(db_url, connect_timeout) as conn:
+        rows = conn.execute(sqlalchemy.text(JOB_QUERY), {"job_type": job_type, "hostname": hostname}).fetchall()
+    return [row[0] if row[0] is None or row[0].tzinfo else row[0].replace(tzinfo=timezone.utc) for row in rows]
 
 
 def http(url, auth=None, ca_path=None, timeout=5):
@@ -147,10 +209,25 @@ def http(url, auth=None, ca_path=None, timeout=5):
 
 
 class Prober:
-    def __init__(self, module, http_get=http):
+    def __init__(self, module, http_get=http, heartbeats=read_heartbeats, clock=lambda: datetime.now(timezone.utc)):
         self.module = module
         self.params = module.params
         self.http = http_get
+        self.heartbeats = heartbeats
+        self.now = clock
+        self.hostname = host_name() if self.params.get("db_url") else None
+
+    def job(self, component):
+        """A DAG processor's or triggerer's job heartbeat: from the DB, or `airflow jobs check`."""
+        job_type = JOB_TYPES[component]
+        if not self.params.get("db_url"):
+            return self.cli("airflow", "jobs", "check", "--job-type", job_type, "--local")
+        try:
+            beats = self.heartbeats(self.params["db_url"], job_type, self.hostname)
+        except Exception as error:  # pylint: disable=broad-except  # a DB that does not answer yet is a probe's answer
+            return False, "the metadata DB did not answer: %s" % str(error).splitlines()[0][:200]
+        threshold = float((self.params.get("job_thresholds") or {}).get(component, 30))
+        return job_verdict(job_type, beats, threshold, self.now())
 
     def base(self, url_param, port):
         """The configured base URL, or loopback plain HTTP on the port."""
@@ -189,7 +266,7 @@ class Prober:
             status, body = self.http("http://127.0.0.1:%d/health" % params["scheduler_health_port"])
             return status == 200, "HTTP %s %s" % (status, body[:120])
         if component in JOB_TYPES:
-            return self.cli("airflow", "jobs", "check", "--job-type", JOB_TYPES[component], "--local")
+            return self.job(component)
         if component == "worker":
             node = params["celery_hostname"] or "celery@" + socket.gethostname()
             return self.cli("celery", "--app", params["celery_app"], "inspect", "ping", "--timeout", "5",
@@ -255,6 +332,8 @@ def main():
             celery_hostname=dict(type="str"),
             celery_app=dict(type="str", default="airflow.providers.celery.executors.celery_executor.app"),
             cli_prefix=dict(type="list", elements="str", default=["/usr/local/sbin/airflow-env"]),
+            db_url=dict(type="str", no_log=True),
+            job_thresholds=dict(type="dict", default={"dag_processor": 30, "triggerer": 30}),
         ),
         supports_check_mode=True,
     )

@@ -292,3 +292,70 @@ def test_an_api_server_is_healthy_only_once_its_execution_api_answers():
     assert prober.probe("api_server") == (False, "metadatabase healthy, Execution API HTTP 0 timed out")
     answers["/execution/health"] = (200, '{"status":"healthy"}')
     assert prober.probe("api_server") == (True, "metadatabase healthy, Execution API healthy")
+
+
+def test_job_heartbeats_from_the_db_answer_as_airflow_jobs_check_local_does():
+    """Exactly one running job of the type, recorded by this host, younger than the threshold."""
+    now = datetime(2026, 12, 7, 12, 0, 0, tzinfo=timezone.utc)
+
+    def ago(seconds):
+        return datetime.fromtimestamp(now.timestamp() - seconds, tz=timezone.utc)
+
+    assert airflow_health.job_verdict("TriggererJob", [ago(4)], 30, now) == (True, "one alive TriggererJob, heartbeat 4s ago")
+    # A job killed with -9 stays "running" with an old heartbeat: the new one alone is alive.
+    assert airflow_health.job_verdict("DagProcessorJob", [ago(2), ago(45)], 30, now)[0] is True
+    assert airflow_health.job_verdict("DagProcessorJob", [ago(2), ago(12)], 30, now) == (
+        False, "2 alive DagProcessorJob jobs on this host, expected one")
+    assert airflow_health.job_verdict("DagProcessorJob", [ago(31)], 30, now) == (
+        False, "no alive DagProcessorJob: last heartbeat 31s ago (threshold 30s)")
+    assert airflow_health.job_verdict("TriggererJob", [], 30, now) == (False, "no running TriggererJob recorded by this host")
+
+
+def test_job_probes_read_the_db_for_this_host_or_run_the_cli_without_a_db_url(monkeypatch):
+    monkeypatch.setattr(airflow_health, "host_name", lambda: "ctl1.fleet.internal")
+    now = datetime(2026, 12, 7, 12, 0, 0, tzinfo=timezone.utc)
+    asked = []
+
+    def heartbeats(db_url, job_type, hostname):
+        asked.append((db_url, job_type, hostname))
+        if job_type == "TriggererJob":
+            raise OSError("connection refused\nmore detail")
+        return [datetime(2026, 12, 7, 11, 59, 50, tzinfo=timezone.utc)]
+
+    module = types.SimpleNamespace(params=dict(db_url="postgresql+psycopg2://db/airflow",
+                                               job_thresholds={"dag_processor": "20", "triggerer": 30}))
+    prober = airflow_health.Prober(module, heartbeats=heartbeats, clock=lambda: now)
+    assert prober.probe("dag_processor") == (True, "one alive DagProcessorJob, heartbeat 10s ago")
+    assert prober.probe("triggerer") == (False, "the metadata DB did not answer: connection refused")
+    assert asked == [("postgresql+psycopg2://db/airflow", "DagProcessorJob", "ctl1.fleet.internal"),
+                     ("postgresql+psycopg2://db/airflow", "TriggererJob", "ctl1.fleet.internal")]
+    # With a threshold of 5 s the same heartbeat is too old.
+    module.params["job_thresholds"] = {"dag_processor": 5}
+    assert prober.probe("dag_processor")[0] is False
+
+    ran = []
+
+    class CliModule:
+        params = dict(db_url=None, cli_prefix=["/usr/local/sbin/airflow-env"])
+
+        def run_command(self, argv):
+            ran.append(argv)
+            return 0, "Found one alive job.\n", ""
+
+    cli_prober = airflow_health.Prober(CliModule(), heartbeats=heartbeats)
+    assert cli_prober.probe("triggerer") == (True, "Found one alive job.")
+    assert ran == [["/usr/local/sbin/airflow-env", "airflow", "jobs", "check", "--job-type", "TriggererJob", "--local"]]
+    assert len(asked) == 3  # the CLI path never touched the DB
+
+
+def test_the_host_name_is_the_resolvers_canonical_name_else_the_host_name(monkeypatch):
+    monkeypatch.setattr(airflow_health.socket, "gethostname", lambda: "ctl1")
+    monkeypatch.setattr(airflow_health.socket, "getaddrinfo",
+                        lambda *args: [(2, 2, 17, "", ("10.0.0.5", 0)), (2, 2, 17, "ctl1.fleet.internal", ("10.0.0.5", 0))])
+    assert airflow_health.host_name() == "ctl1.fleet.internal"
+
+    def unresolvable(*args):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(airflow_health.socket, "getaddrinfo", unresolvable)
+    assert airflow_health.host_name() == "ctl1"
