@@ -42,8 +42,8 @@ after the rollouts, the pipeline runs and a scale-out, which proves more than a 
 the first converge, and covers the single host's roles too. The PostgreSQL and Redis roles are
 proven on Debian 12 (default) and 13 (the cluster's DB/broker host). Every playbook run a test makes has
 its output searched for the fleet's secrets. Each scenario has a time limit of its own, and the
-command ends with a table of every step's and scenario's seconds against its budget. How long
-each takes: [benchmarks.md](benchmarks.md).
+command ends with a table of every step's and scenario's seconds against its budget, after the
+failed tasks and tests of each scenario that failed. How long each takes: [benchmarks.md](benchmarks.md).
 
 One line per test, its name read as the claim it proves; the file's own summary above its lines.
 """
