@@ -10,10 +10,12 @@ description:
     (API server C(/api/v2/monitor/health) with its metadata DB status and its Execution API, the
     scheduler's health server, the DAG processor's and triggerer's job heartbeat, a Celery ping of the
     worker, Flower's C(/healthcheck)), and waits until every one is healthy.
-  - The job heartbeats are read from the metadata DB when I(db_url) is given, answering what
-    C(airflow jobs check --local) answers (exactly one job of the type in state C(running) recorded by
-    this host, its heartbeat younger than the type's threshold); otherwise that command runs, which
-    starts Airflow (seconds of CPU) on every try.
+  - The job heartbeats are read from the metadata DB when I(db_url) is given. Healthy is exactly one job
+    of the type in state C(running) recorded by this host with its heartbeat younger than the type's
+    threshold. That is C(airflow jobs check --local --limit 0), a little stricter than the command's
+    default, which looks at the newest job only (after a C(kill -9) the old job stays C(running) until
+    its heartbeat ages past the threshold). Without I(db_url) the command runs, which starts Airflow
+    (seconds of CPU) on every try.
   - Fails at once for a component whose systemd unit failed, or was restarted by systemd while waiting
     (a crash loop is not worth waiting out); otherwise at I(timeout). With I(timeout=0) it looks once and
     reports, healthy or not, without failing (I(fail_unhealthy=false) does the same after a wait).
@@ -170,7 +172,8 @@ def host_name():
 
 def job_verdict(job_type, heartbeats, threshold, now):
     """(healthy, what was seen) from the heartbeats (aware datetimes) of this host's running jobs of
-    the type: healthy when exactly one is younger than the threshold, as `airflow jobs check --local`."""
+    the type: healthy when exactly one is younger than the threshold, as `airflow jobs check --local
+    --limit 0` (the command's default looks at the newest job only)."""
     ages = [(now - beat).total_seconds() for beat in heartbeats if beat is not None]
     alive = [age for age in ages if age < threshold]
     if len(alive) == 1:
