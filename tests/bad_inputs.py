@@ -24,6 +24,8 @@ OTHER_FERNET_KEY = "A" * 43 + "="
 # (id, extra vars, inventory change, the message it must get).
 BAD_INPUTS = [
     ("airflow-2", {"airflow_version": "2.10.5"}, None, "airflow_version=2.10.5"),
+    ("not-a-boolean", {"airflow_tls": "maybe", "postgresql_backup_enabled": "2"}, None,
+     f'airflow_tls="maybe", postgresql_backup_enabled="2" on {HOST}: a boolean setting takes true/false, yes/no or 1/0'),
     ("sqlite", {"airflow_db_url": "sqlite:////var/lib/airflow/airflow.db"}, None, "SQLite cannot serve several"),
     ("missing-fernet-key", {"airflow_generate_secrets": False, "airflow_fernet_key": ""}, None, "airflow_fernet_key is empty"),
     ("malformed-fernet-key", {"airflow_fernet_key": "not-a-key"}, None, "airflow_fernet_key must be 32 url-safe base64"),

@@ -62,9 +62,16 @@ def inventory_vars() -> dict:
     return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
 
 
+def flag(name: str) -> bool:
+    """A boolean setting of the scenario's inventory as the roles read it: the scenarios write some as
+    strings ("yes", "0"), the forms -e key=value gives."""
+    value = inventory_vars().get(name, False)
+    return str(value).lower() in ("true", "yes", "1", "on")
+
+
 def tls_ca() -> str | None:
     """The fleet CA (on the controller) when the scenario runs with airflow_tls, else None."""
-    return str(SECRETS / "tls" / "ca.crt") if inventory_vars().get("airflow_tls") else None
+    return str(SECRETS / "tls" / "ca.crt") if flag("airflow_tls") else None
 
 
 def api_url(name: str, port: int = 8080) -> str:
