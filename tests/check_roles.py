@@ -59,7 +59,7 @@ def check_flags(specs: dict[str, dict]) -> list[str]:
     glue = " ".join(p.read_text() for p in (ROOT / "playbooks/vars").glob("*.yml"))
     normalized_by_glue = set(re.findall(r'^(\w+): "{{ \w+ \| bool }}"$', glue, re.M))
     files = [p for d in ("tasks", "templates", "handlers", "vars") for p in (ROOT / "roles").glob(f"*/{d}/**/*") if p.is_file()]
-    files += [p for p in (ROOT / "playbooks").glob("*.yml")]
+    files += list((ROOT / "playbooks").glob("*.yml"))
     for path in files:
         exprs = expressions(path)
         for role, names in flags.items():

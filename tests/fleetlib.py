@@ -292,6 +292,13 @@ def _scanned(run: PlaybookRun) -> PlaybookRun:
     return run
 
 
+def status(*args: str) -> tuple[PlaybookRun, str]:
+    """playbooks/status.yml (read-only), and its output with whitespace collapsed: a long table line
+    or problem may be wrapped by Ansible's output format."""
+    run = run_playbook("status.yml", *args, timeout=600)
+    return run, " ".join(run.output.split())
+
+
 class BackgroundPlaybook:
     """run_playbook in the background, for what a test does while the run goes on."""
 

@@ -53,52 +53,8 @@ db_revisions:
   sample: [d2f4e1b3c5a7]
 """
 
-import glob
-import os
-import re
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_db import db_connection
-
-REVISION = re.compile(r"""^revision\s*(?::[^=]*)?=\s*["']([^"']+)["']""", re.MULTILINE)
-DOWN_REVISION = re.compile(r"""^down_revision\s*(?::[^=]*)?=\s*(.+)$""", re.MULTILINE)
-QUOTED = re.compile(r"""["']([^"']+)["']""")
-
-
-def migration_heads(texts):
-    """The revisions no other migration names as its down revision."""
-    revisions, downs = set(), set()
-    for text in texts:
-        found = REVISION.search(text)
-        if found:
-            revisions.add(found.group(1))
-        down = DOWN_REVISION.search(text)
-        if down:
-            downs.update(QUOTED.findall(down.group(1)))
-    return sorted(revisions - downs)
-
-
-def migration_texts():
-    import importlib.util
-
-    spec = importlib.util.find_spec("airflow")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("no airflow package")
-    versions = os.path.join(list(spec.submodule_search_locations)[0], "migrations", "versions")
-    texts = []
-    for path in sorted(glob.glob(os.path.join(versions, "*.py"))):
-        with open(path, encoding="utf-8") as handle:
-            texts.append(handle.read())
-    return texts
-
-
-def db_revisions(db_url, connect_timeout):
-    import sqlalchemy
-
-    with db_connection(db_url, connect_timeout) as conn:
-        if "alembic_version" not in sqlalchemy.inspect(conn).get_table_names():
-            return []
-        return sorted(row[0] for row in conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")))
+from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_db import db_revisions, migration_heads, migration_texts
 
 
 def main():

@@ -1,7 +1,9 @@
 """No single control host is needed: with every Airflow unit of one control host stopped (af-ctl2),
 or the other whole control host stopped (af-ctl1), a DAG triggered through the other API server runs on a
 worker (whose Execution API goes through the fleet's endpoint on its own host), and the
-stopped host rejoins when it starts again without any manual step.
+stopped host rejoins when it starts again without any manual step. While af-ctl2's units and one
+worker's are stopped, playbooks/status.yml exits non-zero naming exactly those units, each with the
+journal command on its host, and reports the rest healthy.
 
 A worker host lost under a running task (killed, no shutdown: a power cut) costs the task one
 try: it runs again on the other worker within the bound; the host boots again, its units come
@@ -10,6 +12,7 @@ cluster section of docs/faults.md."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
@@ -57,7 +60,26 @@ def smoke_runs_on_a_worker(through: str) -> str:
     return worker
 
 
-# af-ctl2's units; af-ctl1 is stopped whole by the next test, which covers its units too.
+def status_names_exactly_what_is_stopped(down: str, stopped_worker: str) -> None:
+    """playbooks/status.yml on the fleet with `down`'s units and one worker stopped: non-zero, each
+    stopped unit named with the journal command on its host, the rest reported healthy."""
+    run, text = fleetlib.status()
+    assert run.rc != 0, run.output[-3000:]
+    assert run.changed() == 0, run.changed_tasks()
+    expected = {f"{unit} on {host} is inactive/dead: journalctl -u {unit} -n 50 --no-pager (on {host})"
+                for host, units in ((down, UNITS[down]), (stopped_worker, ["airflow-worker"])) for unit in units}
+    for problem in expected:
+        assert problem in text, (problem, text[-4000:])
+    # Nothing else is a problem but the stopped scheduler's heartbeat, once it is older than the threshold.
+    stale = f"The scheduler on {down} has no heartbeat" in text
+    assert f"{len(expected) + stale} problem(s), each named below" in text, text[-4000:]
+    (online,) = WORKERS - {stopped_worker}
+    assert re.search(rf"{online} airflow-worker active/running \d+ online \(default\)", text), text[-4000:]
+    assert re.search(r"af-ctl1 airflow-scheduler active/running \d+ healthy", text), text[-4000:]
+
+
+# af-ctl2's units; af-ctl1 is stopped whole by the next test, which covers its units too. With them,
+# one worker's unit is stopped while the status is taken (then the smoke run has one worker).
 @pytest.mark.parametrize("down", ["af-ctl2"])
 def test_a_dag_runs_while_every_airflow_unit_of_one_control_host_is_stopped(down):
     up = next(name for name in CONTROL if name != down)
@@ -69,7 +91,10 @@ def test_a_dag_runs_while_every_airflow_unit_of_one_control_host_is_stopped(down
             out = subprocess.run(["docker", "exec", worker, "python3", "-c", ENDPOINT_HEALTH],
                                  capture_output=True, text=True, check=True)
             assert out.stdout.strip() == "200", (worker, out.stdout, out.stderr)
+        subprocess.run(["docker", "exec", "af-wk2", "systemctl", "stop", "airflow-worker"], check=True)
+        status_names_exactly_what_is_stopped(down, "af-wk2")
     finally:
+        subprocess.run(["docker", "exec", "af-wk2", "systemctl", "start", "airflow-worker"], check=True)
         subprocess.run(["docker", "exec", down, "systemctl", "start", *UNITS[down]], check=True)
     wait_healthy(down)
     smoke_runs_on_a_worker(through=down)

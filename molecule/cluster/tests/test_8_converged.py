@@ -1,5 +1,5 @@
 """Last, on the fleet every other test left (scaled out and back, a host lost and back, a
-rolling change, an upgrade): --check --diff changes nothing. (The scenario's second run, at -vvv
+rolling change, an upgrade): --check --diff changes nothing and playbooks/status.yml reports every unit healthy. (The scenario's second run, at -vvv
 with every host's command lines sampled, is the full run of tests/test_5_scale.py, after the
 rollouts, the pipeline runs and a scale-out; it has no Molecule idempotence step.) Then no secret
 (the fleet's own, the TLS keys, the connections' passwords) is in any host's journal, on any
@@ -9,6 +9,7 @@ run_playbook)."""
 
 from __future__ import annotations
 
+import re
 import stat
 import subprocess
 
@@ -28,6 +29,29 @@ def test_check_mode_on_the_converged_fleet_changes_nothing():
     run = fleetlib.run_playbook("site.yml", "--check", "--diff", extra_vars=END_STATE)
     assert run.rc == 0, run.output[-3000:]
     assert run.changed() == 0, run.changed_tasks()
+
+
+def test_the_status_of_the_healthy_fleet_is_one_table_with_no_problem():
+    run, text = fleetlib.status()
+    assert run.rc == 0, run.output[-4000:]
+    assert run.changed() == 0, run.changed_tasks()
+    for host, units in {"af-data": ["postgresql@17-main", "redis-server"],
+                        "af-ctl1": ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
+                                    "airflow-triggerer", "airflow-flower", "haproxy"],
+                        "af-ctl2": ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
+                                    "airflow-triggerer", "haproxy"],
+                        "af-wk1": ["airflow-worker", "haproxy"], "af-wk2": ["airflow-worker", "haproxy"]}.items():
+        for unit in units:
+            assert re.search(rf"{host} {re.escape(unit)} active/running \d+ ", text), (host, unit)
+    for worker in ("af-wk1", "af-wk2"):
+        assert re.search(rf"{worker} airflow-worker active/running \d+ online \(default\)", text), worker
+        # Every Airflow host runs the upgraded release and has a clock offset measured.
+        assert re.search(rf"{worker} {re.escape(NEW_VERSION)} r-\S+ \S+ [+-]\d+\.\d+s via Redis - ok", text), worker
+    for control in ("af-ctl1", "af-ctl2"):
+        assert re.search(rf"{control} {re.escape(NEW_VERSION)} r-\S+ \S+ [+-]\d+\.\d+s vs DB ok ok", text), control
+    assert "af-data - - - +0.000s DB host - -" in text
+    assert "Metadata DB schema up to date" in text and "DAG import errors 0" in text and "No problem." in text
+    assert re.search(r"Scheduler heartbeats af-ctl1\S* \d+s ago, af-ctl2\S* \d+s ago", text), text[-3000:]
 
 
 @pytest.mark.parametrize("name", HOSTS)
