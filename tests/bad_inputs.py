@@ -59,6 +59,8 @@ BAD_INPUTS = [
     ("api-url-with-path", {"airflow_api_base_url": f"http://{HOST}:8080/airflow"}, None,
      f"airflow_api_base_url on {HOST} must be scheme://host[:port] with no path"),
     ("unreachable-api", {"airflow_api_base_url": f"http://{HOST}:9"}, None, f"Worker {HOST} cannot reach the API server"),
+    ("bind-address-of-another-host", {"airflow_flower_address": "192.0.2.77"}, None,
+     f"Flower (airflow_flower_address) on {HOST} would bind to 192.0.2.77; this host's addresses are"),
     ("dag-source-missing", {"airflow_dags_source": "/nonexistent/dags"}, None,
      f"airflow_dags_source on {HOST} is /nonexistent/dags, which is not a directory on this controller"),
     ("external-db-and-db-host", {"airflow_db_url": "postgresql+psycopg2://airflow:pw@db.example.com:5432/airflow"}, None,
@@ -74,7 +76,7 @@ BAD_INPUTS = [
 ]
 # Only the hosts can tell these: the metadata DB (the key must decrypt what it holds), a worker's
 # own view of the API server.
-ON_HOST = {"fernet-key-cannot-decrypt", "unreachable-api"}
+ON_HOST = {"fernet-key-cannot-decrypt", "unreachable-api", "bind-address-of-another-host"}
 NO_HOST = [case for case in BAD_INPUTS if case[0] not in ON_HOST]
 ON_A_HOST = [case for case in BAD_INPUTS if case[0] in ON_HOST]
 
@@ -84,7 +86,7 @@ SECTIONS = {
                    "reached (tests/integration/test_refusals.py). None tried to connect to a host, and none printed a secret."),
     "host": ("Refused on a host: each run is a `site.yml` at `-vvv` on the converged single host of the `default`\n"
              "scenario (molecule/default/tests/test_solo.py). Each changed nothing there (no unit restarted, no file\n"
-             "under the fleet's paths written) and printed no secret. Both need the host: the controller cannot tell."),
+             "under the fleet's paths written) and printed no secret. Each needs the host: the controller cannot tell."),
 }
 
 
