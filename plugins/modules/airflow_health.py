@@ -22,6 +22,8 @@ description:
   - One call answers for all components of a host, probing them side by side.
 version_added: 0.1.0
 author: Fleetworks engineers (@fleetworks)
+extends_documentation_fragment:
+  - fleetworks.airflow.host_cli
 options:
   components:
     description: The components to probe; each runs as the systemd unit C(airflow-<component with dashes>).
@@ -63,20 +65,6 @@ options:
   flower_basic_auth:
     description: Flower's C(user:password), for its health check.
     type: str
-  celery_hostname:
-    description: The worker's Celery node name.
-    type: str
-  celery_app:
-    description: The Celery application of Airflow's Celery executor.
-    type: str
-    default: airflow.providers.celery.executors.celery_executor.app
-  cli_prefix:
-    description:
-      - Argv that runs a command with the host's Airflow environment as the Airflow user; C(airflow) and C(celery)
-        commands run behind it (the roles install C(airflow-env)).
-    type: list
-    elements: str
-    default: [/usr/local/sbin/airflow-env]
   db_url:
     description:
       - SQLAlchemy URL of the metadata DB, to read the job heartbeats of I(components) C(dag_processor) and

@@ -24,6 +24,7 @@ version_added: 0.3.0
 author: Fleetworks engineers (@fleetworks)
 extends_documentation_fragment:
   - fleetworks.airflow.read_only
+  - fleetworks.airflow.host_cli
 options:
   units:
     description: The systemd units to report (names without C(.service)).
@@ -49,18 +50,6 @@ options:
   ca_file:
     description: CA bundle that a C(rediss://) broker's certificate is verified against.
     type: path
-  celery_hostname:
-    description: This host's Celery worker node name (C(celery@<host>)).
-    type: str
-  celery_app:
-    description: The Celery application of Airflow's Celery executor.
-    type: str
-    default: airflow.providers.celery.executors.celery_executor.app
-  cli_prefix:
-    description: Argv that runs a command with the host's Airflow environment as the Airflow user.
-    type: list
-    elements: str
-    default: [/usr/local/sbin/airflow-env]
   connect_timeout:
     description: Seconds to wait for the DB, the broker and the worker's answer.
     type: int
