@@ -147,4 +147,3 @@ def test_a_run_limited_to_a_worker_measures_its_clock_against_redis_and_reads_no
     assert problems == []
     assert [line for line in lines if line.startswith("wk1 ") and "3.3.2" in line][0].split()[4:7] == ["-0.500s", "vs", "Redis"]
     assert "The fleet-wide facts were not read (no host of this run reaches the metadata DB)." in lines
-
