@@ -164,7 +164,7 @@ def build(hosts, db_host="", redis_host="", max_clock_offset=2.0, scheduler_thre
         entry = hosts[host]
         if entry.get("error"):
             unit_table.append([host, "-", "NOT LOOKED AT", "-", "-"])
-            problems.append("%s could not be looked at: %s" % (host, entry["error"][:200]))
+            problems.append("%s could not be looked at: %s" % (host, entry["error"][:400]))
         for kind in ("postgresql", "redis", "airflow"):
             if entry.get(kind):
                 unit_table += unit_rows(host, entry[kind], problems)
