@@ -2,7 +2,8 @@
 serializer refuses) is refused with file and line while every host keeps serving the current
 one; a release the API does not offer in time fails the run and every host is switched back; a
 new release (from git, with its .airflowignore and without its other hidden files) is switched
-on all hosts at once and offered by the API right away; an unchanged rollout changes nothing; a
+on all hosts at once and offered by the API right away, while a DAG run that started on the
+release before runs its later tasks on that release's code; an unchanged rollout changes nothing; a
 rollback brings back the release served before and retires what the new one added."""
 
 from __future__ import annotations
@@ -131,9 +132,19 @@ def test_a_release_the_api_does_not_offer_in_time_fails_and_is_switched_back(tmp
 
 
 def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, baseline):
+    """Also: a run that spans the switch keeps its release. fleet_release's `hold` waits on a
+    worker until that host's `current` leaves the release the task's own file came from (it
+    would wait in vain, and fail, if tasks ran from `current`); its `report`, which starts
+    after the switch, runs the code of the run's release, not the new one's."""
     repo = tmp_path / "repo"
     source = copy_dags(tmp_path)
     shutil.copytree(source, repo)
+    old_release = next(iter(baseline.values())).rsplit("/", 1)[-1]
+    api.wait_dag("fleet_release")
+    spanning = api.trigger("fleet_release", conf={"hold_until_switched": "/srv/airflow/dags/current"})
+    api.wait_task_state("fleet_release", spanning, "hold", "running", timeout=180)
+    release_py = repo / "fleet_release.py"
+    release_py.write_text(release_py.read_text().replace('RELEASE_MARK = "repository"', 'RELEASE_MARK = "from-git"'))
     dag_id = f"fleet_probe_{uuid.uuid4().hex[:8]}"
     # The new DAG imports a package only its release's requirements.txt brings.
     (repo / "requirements.txt").write_text("pyfiglet==1.0.4\n")
@@ -169,6 +180,19 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
     assert api.wait_run(dag_id, run_id) == "success"
     assert api.xcom(dag_id, run_id, "hello") == "1.0.4"
     assert all(importable(name, "pyfiglet") for name in DAG_HOSTS)  # the release's packages, on every host
+    # The run that spanned the switch ran every task on its own release, and says which.
+    new_release = next(iter(releases.values())).rsplit("/", 1)[-1]
+    assert api.wait_run("fleet_release", spanning, timeout=300) == "success", api.task_instances("fleet_release", spanning)
+    assert api.get(f"/api/v2/dags/fleet_release/dagRuns/{spanning}")["bundle_version"] == old_release
+    for task_id in ("first", "hold", "report"):
+        ran = api.xcom("fleet_release", spanning, task_id)
+        assert ran["mark"] == "repository" and ran["file"].startswith(f"/srv/airflow/dags/releases/{old_release}/"), (task_id, ran)
+    # A new run takes the new release.
+    fresh = api.trigger("fleet_release")
+    assert api.wait_run("fleet_release", fresh) == "success", api.task_instances("fleet_release", fresh)
+    assert api.get(f"/api/v2/dags/fleet_release/dagRuns/{fresh}")["bundle_version"] == new_release
+    ran = api.xcom("fleet_release", fresh, "report")
+    assert ran["mark"] == "from-git" and ran["file"].startswith(f"/srv/airflow/dags/releases/{new_release}/"), ran
     for name in DAG_HOSTS:
         shipped = subprocess.run(["docker", "exec", name, "find", "/srv/airflow/dags/current/", "-maxdepth", "1",
                                   "-name", ".*", "-printf", "%f\\n"], capture_output=True, text=True, check=True).stdout
