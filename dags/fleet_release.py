@@ -7,7 +7,8 @@ another release while the run went on (docs/dag-rollouts.md). To see it: trigger
 with conf {"hold_until_switched": "/srv/airflow/dags/current"}, roll out a release that
 changes RELEASE_MARK while `hold` waits, and `report` still returns this release's mark.
 `hold` waits at most conf "hold_timeout" seconds (600) for the host's `current` link to leave
-the release its own file belongs to. It only reads, so running it twice is harmless.
+the release its own file belongs to, then conf "then_wait_seconds" more (0), so that the run
+is still in flight when the rollout ends. It only reads, so running it twice is harmless.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def fleet_release():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{link} still points at {own}, this task's own release")
             time.sleep(1)
+        time.sleep(int(conf.get("then_wait_seconds", 0)))
         return _where()
 
     @task

@@ -141,7 +141,9 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
     shutil.copytree(source, repo)
     old_release = next(iter(baseline.values())).rsplit("/", 1)[-1]
     api.wait_dag("fleet_release")
-    spanning = api.trigger("fleet_release", conf={"hold_until_switched": "/srv/airflow/dags/current"})
+    # It stays in flight a minute after the switch: through the rest of the rollout.
+    spanning = api.trigger("fleet_release", conf={"hold_until_switched": "/srv/airflow/dags/current",
+                                                  "then_wait_seconds": 60})
     api.wait_task_state("fleet_release", spanning, "hold", "running", timeout=180)
     release_py = repo / "fleet_release.py"
     release_py.write_text(release_py.read_text().replace('RELEASE_MARK = "repository"', 'RELEASE_MARK = "from-git"'))
@@ -164,8 +166,10 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "probe release"], check=True)
 
+    # Keeping 2 releases, the rollout removes the three earlier ones (the empty release and the
+    # two the tests before left), having asked which ones the runs in flight need.
     extra = {"airflow_dags_git_url": f"file://{repo}", "airflow_dags_git_version": "main",
-             "airflow_dags_git_cache": str(tmp_path / "clone")}
+             "airflow_dags_git_cache": str(tmp_path / "clone"), "airflow_dags_keep_releases": 2}
     run = fleetlib.run_playbook("dags.yml", "-vvv", extra_vars=extra, timeout=600)
     assert run.rc == 0, run.output[-3000:]
     assert fleetlib.leaked_secrets(run.output) == []  # -vvv, switching and syncing through the API
@@ -187,6 +191,12 @@ def test_a_release_from_git_is_offered_on_every_host_at_once(tmp_path, api, base
     for task_id in ("first", "hold", "report"):
         ran = api.xcom("fleet_release", spanning, task_id)
         assert ran["mark"] == "repository" and ran["file"].startswith(f"/srv/airflow/dags/releases/{old_release}/"), (task_id, ran)
+    flat = " ".join(run.output.split())  # the YAML result format folds long messages
+    assert re.search(rf"DAG runs in flight need [^:]*{old_release}[^:]*: kept", flat), run.output[-3000:]
+    for name in DAG_HOSTS:
+        kept = subprocess.run(["docker", "exec", name, "ls", "/srv/airflow/dags/releases"], capture_output=True, text=True,
+                              check=True).stdout.split()
+        assert sorted(kept) == sorted([old_release, new_release]), (name, kept)
     # A new run takes the new release.
     fresh = api.trigger("fleet_release")
     assert api.wait_run("fleet_release", fresh) == "success", api.task_instances("fleet_release", fresh)

@@ -45,6 +45,7 @@ class FakeAirflow:
         self.reparsed = []
         self.profiles = {}          # FAB users without their passwords
         self.patched_masks = []
+        self.dag_runs = []          # every DAG's runs, as GET /api/v2/dags/~/dagRuns lists them
 
     def masked(self, kind, item):
         item = dict(item)
@@ -91,6 +92,11 @@ def make_handler(fake):
             if url.path.startswith("/auth/fab/v1/users"):
                 return self.fab_users(method, url, body)
             parts = [unquote(p) for p in url.path.split("/")[3:]]
+            if parts[0] == "dags" and parts[1:] == ["~", "dagRuns"] and method == "GET":
+                query = parse_qs(url.query)
+                offset, limit = int(query.get("offset", ["0"])[0]), int(query.get("limit", ["100"])[0])
+                runs = [run for run in fake.dag_runs if not query.get("state") or run["state"] in query["state"]]
+                return self.answer(200, {"dag_runs": runs[offset:offset + limit], "total_entries": len(runs)})
             if parts[0] == "dags" and method == "GET":
                 query = parse_qs(url.query)
                 offset, limit = int(query.get("offset", ["0"])[0]), int(query.get("limit", ["100"])[0])

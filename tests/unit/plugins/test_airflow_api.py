@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.fleetworks.airflow.plugins.module_utils.airflow_api import (
     AirflowApi, AirflowApiError, error_detail)
+from ansible_collections.fleetworks.airflow.plugins.modules import airflow_releases_in_use
 
 
 def client(base, password="right-password", **kwargs):
@@ -95,3 +96,20 @@ def test_resource_ids_are_one_path_segment(airflow):
     api = client(base)
     api.post("/api/v2/variables", {"key": "a/b c", "value": "1"})
     assert api.get("/api/v2/variables/a%2Fb%20c")["value"] == "1"
+
+
+def test_the_releases_runs_in_flight_need_over_every_page(airflow):
+    """What the DAG rollout keeps whatever its age: the release of every queued or running run
+    (the API pages through them), never a finished run's; runs from before versions are counted."""
+    fake, base = airflow
+    fake.dag_runs = [{"dag_run_id": "a1", "state": "running", "bundle_version": "r-aaaaaaaaaaaa"},
+                     {"dag_run_id": "b1", "state": "queued", "bundle_version": "r-bbbbbbbbbbbb"},
+                     {"dag_run_id": "c1", "state": "success", "bundle_version": "r-cccccccccccc"},
+                     {"dag_run_id": "d1", "state": "failed", "bundle_version": "r-dddddddddddd"},
+                     {"dag_run_id": "n1", "state": "running", "bundle_version": None}]
+    fake.dag_runs += [{"dag_run_id": "a%d" % n, "state": "queued", "bundle_version": "r-aaaaaaaaaaaa"} for n in range(2, 150)]
+    releases, counts, unversioned = airflow_releases_in_use.releases_in_use(client(base), ["queued", "running"])
+    assert releases == ["r-aaaaaaaaaaaa", "r-bbbbbbbbbbbb"]
+    assert counts == {"r-aaaaaaaaaaaa": 149, "r-bbbbbbbbbbbb": 1}
+    assert unversioned == 1
+    assert [path for method, path in fake.requests].count("/api/v2/dags/~/dagRuns") == 2  # two pages of 100
