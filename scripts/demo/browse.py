@@ -150,6 +150,17 @@ def check_ui(browser: Browser, ui: str, password: str, api: Api) -> None:
     browser.wait_for(f"run {run_id} with its task", lambda: "report_worker" in browser.text()
                      and run_id.split("__")[-1][:10] in browser.text())
     browser.shot("dag-run")
+    # The run's details name the DAG release it runs on (the fleet's versioned DAG bundle).
+    release = runs[0].get("bundle_version")
+    if not release:
+        raise PageProblem(f"fleet_smoke's run {run_id} recorded no DAG release (bundle version)")
+    browser.open(f"{address}/dags/fleet_smoke/runs/{run_id}/details")
+    browser.wait_for(f"the run's details naming its DAG release {release}", lambda: release in browser.text())
+    browser.driver.execute_script(
+        "const cell = [...document.querySelectorAll('main *, body *')].find("
+        "  e => e.children.length === 0 && e.textContent.includes(arguments[0]));"
+        "if (cell) cell.scrollIntoView({block: 'center'});", release)
+    browser.shot("dag-run-release")
     expected = f"Returned value was: {ti['hostname']}"
     browser.open(f"{address}/dags/fleet_smoke/runs/{run_id}/tasks/report_worker")
     browser.wait_for(f"the task's log with {expected!r}", lambda: expected in browser.text())

@@ -68,5 +68,5 @@ def test_a_person_logs_in_reads_a_task_log_and_sees_every_worker_in_flower(ui, s
     out = demo_script("browse.py", *args, timeout=600)
     assert "UI and Flower pages as expected" in out, out
     taken = sorted(path.name for path in SCREENSHOTS.glob("*.png"))
-    assert taken == ["01-login.png", "02-home.png", "03-dag-list.png", "04-dag-run.png", "05-task-log.png",
-                     "06-logged-out.png", "07-flower-workers.png"], taken
+    assert taken == ["01-login.png", "02-home.png", "03-dag-list.png", "04-dag-run.png", "05-dag-run-release.png",
+                     "06-task-log.png", "07-logged-out.png", "08-flower-workers.png"], taken
