@@ -10,7 +10,9 @@ description:
     files the release changed (C(PUT /api/v2/parseDagFile/<file_token>)), which queues them first and makes the
     DAG processor refresh the folder (new files found, removed files retired). With only new or removed files it
     asks for one unchanged file, to force that refresh. When the API knows no DAG yet (a new fleet) it runs
-    I(reserialize_command) instead.
+    I(reserialize_command) instead. The DAG processors parse the new release at the same time; when the command fails
+    (for one, on the rows a processor inserted first), the wait goes on and the command's error is reported only if
+    the DAGs do not appear in time.
   - Then waits until the REST API offers exactly I(dag_ids), each changed one freshly parsed, and until DAGs the
     release dropped are no longer offered.
 version_added: 0.1.0
@@ -80,6 +82,10 @@ missing:
   description: DAGs of the release not offered at the timeout.
   returned: failure
   type: list
+reserialize_error:
+  description: What I(reserialize_command) reported when it failed (the DAG processors may have delivered the DAGs anyway).
+  returned: when the command ran and failed
+  type: str
 import_errors:
   description:
     - The import errors the DAG processors recorded since I(switched_at), each C(file) and C(error) (the last line
@@ -118,7 +124,8 @@ def progress(want, before, now, changed_dags):
 
 
 def sync(api, want, changed_files, switched_at, timeout, reserialize, poll=0.25, clock=time.time, sleep=time.sleep):
-    """(ok, result) of one sync; ``reserialize`` is a callable run when no DAG is known yet."""
+    """(ok, result) of one sync; ``reserialize`` is a callable run when no DAG is known yet, which
+    returns None or what went wrong (the DAG processors may still deliver the DAGs)."""
     before = api.dags()
     tokens, changed_dags = reparse_tokens(before, changed_files)
     requested = 0
@@ -129,8 +136,11 @@ def sync(api, want, changed_files, switched_at, timeout, reserialize, poll=0.25,
         except AirflowApiError as error:
             if error.status != 404:  # 404: the file no longer holds a DAG
                 raise
+    extra = {}
     if not before and want and reserialize is not None:
-        reserialize()  # a new fleet: no file to ask a re-parse of
+        failure = reserialize()  # a new fleet: no file to ask a re-parse of
+        if failure:
+            extra["reserialize_error"] = failure
     deadline = clock() + timeout
     visible_at = None
     while True:
@@ -144,11 +154,11 @@ def sync(api, want, changed_files, switched_at, timeout, reserialize, poll=0.25,
         if visible_at is not None and not retired:
             return True, dict(visible_after_switch_seconds=visible_at, reparse_requests=requested,
                               retired_after_switch_seconds=since_switch if set(before) - want else None,
-                              dag_ids=sorted(want))
+                              dag_ids=sorted(want), **extra)
         if clock() > deadline:
             return False, dict(missing=missing, still_offered=retired, not_reparsed=unparsed,
                                visible_after_switch_seconds=visible_at, seconds=since_switch,
-                               reparse_requests=requested)
+                               reparse_requests=requested, **extra)
         sleep(poll)
 
 
@@ -183,8 +193,7 @@ def main():
 
     def reserialize():
         rc, out, err = module.run_command(command)
-        if rc != 0:
-            module.fail_json(msg="parsing the DAG folder failed: %s" % (err or out)[-2000:], rc=rc)
+        return "parsing the DAG folder failed (rc %s): %s" % (rc, (err or out)[-2000:]) if rc != 0 else None
 
     api = AirflowApi.from_module(module)
     try:

@@ -95,6 +95,28 @@ def test_sync_parses_the_folder_when_no_dag_is_known_yet(airflow):
     assert ok and ran == [True] and result["reparse_requests"] == 0
 
 
+def test_a_failed_parse_of_the_folder_is_no_failure_when_the_dag_processors_deliver(airflow):
+    """On a new fleet the DAG processors parse the first release while the command does (their rows
+    can make its insert fail): the wait goes on, and the command's error is only reported."""
+    fake, base = airflow
+    looks = []
+    real_dags = AirflowApi.dags
+
+    def dags_appearing(api, **params):
+        looks.append(1)
+        if len(looks) == 3:
+            fake.dags = {"a": dag("a", "a.py")}  # a DAG processor stored it
+        return real_dags(api, **params)
+
+    api = AirflowApi(base, "admin", "right-password", sleep=lambda s: None)
+    api.dags = dags_appearing.__get__(api)
+    ok, result = airflow_dags_sync.sync(api, {"a"}, ["a.py"], switched_at=0, timeout=5,
+                                        reserialize=lambda: "parsing the DAG folder failed (rc 1): UniqueViolation",
+                                        sleep=lambda s: None)
+    assert ok, result
+    assert result["reserialize_error"].endswith("UniqueViolation") and len(looks) == 3
+
+
 def test_sync_of_a_release_the_api_already_offers_parses_nothing(airflow):
     fake, base = airflow
     fake.dags = {"a": dag("a", "a.py")}
